@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+import math
+from typing import TYPE_CHECKING, Any
+import warnings
+
+from tunesmith._keys import CONSTRAINTS_KEY
+from tunesmith.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from tunesmith.trial._state import TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+    from tunesmith.trial._frozen import FrozenTrial
+
+
+class BaseSampler(abc.ABC):
+    """Decides the parameters of each trial, learning from the study's finished trials.
+
+    A study calls a sampler in this order for every trial:
+
+    1. ``before_trial(study, trial)`` when the trial starts.
+    2. ``infer_relative_search_space(study, trial)`` once, at the first suggestion: the
+       parameters the sampler wants to choose *jointly* (for example the intersection of the
+       spaces of finished trials, see :class:`IntersectionSearchSpace`).
+    3. ``sample_relative(study, trial, search_space)`` once: values for those parameters.
+    4. ``sample_independent(study, trial, name, distribution)`` for every suggested parameter
+       that step 3 did not cover (new names, conditional branches).
+    5. ``after_trial(study, trial, state, values)`` when the trial finishes, before its state is
+       stored.
+
+    Only ``sample_independent`` is abstract: an independent sampler writes one method, a
+    relational one also overrides steps 2 and 3. Samplers receive read-only :class:`FrozenTrial`
+    snapshots and never write trials. Values are returned in the *external* representation
+    (the value the objective sees).
+    """
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        """The parameters to sample jointly in ``sample_relative``; none by default."""
+        return {}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        """Values for the parameters of ``search_space``; none by default."""
+        return {}
+
+    @abc.abstractmethod
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        """A value for one parameter that ``sample_relative`` did not cover."""
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        """Called when a trial starts."""
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        """Called when a trial finishes, before its state is stored."""
+
+    def reseed_rng(self) -> None:
+        """Give the sampler fresh randomness (called for each worker process of a parallel run)."""
+
+    def _has_relative(self) -> bool:
+        cls = type(self)
+        return (
+            cls.infer_relative_search_space is not BaseSampler.infer_relative_search_space
+            or cls.sample_relative is not BaseSampler.sample_relative
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def from_unit(dist: BaseDistribution, u: float) -> Any:
+    """Map ``u`` in ``[0, 1)`` to a value of ``dist``, uniformly (log-uniformly with ``log``).
+
+    Random and quasi-random samplers share this mapping, so equal ``u`` give equal values.
+    """
+    if isinstance(dist, FloatDistribution):
+        low, high = dist.low, dist.high
+        if dist.log:
+            return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+        if dist.step is None:
+            return low + u * (high - low)
+        n = round((high - low) / dist.step) + 1
+        return min(low + min(int(u * n), n - 1) * dist.step, high)
+    if isinstance(dist, IntDistribution):
+        low, high = dist.low, dist.high
+        if dist.log:
+            lo, hi = math.log(low - 0.5), math.log(high + 0.5)
+            v = round(math.exp(lo + u * (hi - lo)))
+            return min(max(v, low), high)
+        n = (high - low) // dist.step + 1
+        return low + min(int(u * n), n - 1) * dist.step
+    if isinstance(dist, CategoricalDistribution):
+        n = len(dist.choices)
+        return dist.choices[min(int(u * n), n - 1)]
+    raise TypeError(f"from_unit: unknown distribution {dist!r}.")
+
+
+def process_constraints_after_trial(
+    constraints_func: Callable[[FrozenTrial], Sequence[float]],
+    study: Study,
+    trial: FrozenTrial,
+    state: TrialState,
+) -> None:
+    """Evaluate ``constraints_func`` on a COMPLETE or PRUNED trial and store the values under
+    the ``constraints`` system attribute, where every sampler reads feasibility."""
+    if state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        return
+    try:
+        raw = constraints_func(trial)
+        values = [float(v) for v in raw]
+    except Exception as exc:
+        raise ValueError(
+            f"`constraints_func` failed on trial #{trial.number}: {exc!r}; it must return a "
+            "sequence of floats (feasible when every value is <= 0)."
+        ) from exc
+    if any(math.isnan(v) for v in values):
+        raise ValueError(f"`constraints_func` returned NaN for trial #{trial.number}: {values!r}.")
+    study._storage.set_trial_system_attr(trial._trial_id, CONSTRAINTS_KEY, values)
+
+
+def warn_independent_sampling(sampler: BaseSampler, param_name: str, reason: str) -> None:
+    """Warn once per sampler and parameter that a relational sampler fell back to independent
+    sampling for ``param_name``."""
+    seen: set[str] = sampler.__dict__.setdefault("_warned_independent", set())
+    if param_name in seen:
+        return
+    seen.add(param_name)
+    warnings.warn(
+        f"{type(sampler).__name__} samples parameter {param_name!r} with its independent sampler "
+        f"({reason}). This warning is shown once per parameter.",
+        UserWarning,
+        stacklevel=2,
+    )

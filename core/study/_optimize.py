@@ -1,0 +1,263 @@
+"""The optimisation loop behind :meth:`Study.optimize`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import gc
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from tunesmith import logging as _logging
+from tunesmith.exceptions import TrialPruned
+from tunesmith.trial._state import TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import CallbackType, ObjectiveFuncType, Study
+    from tunesmith.trial._frozen import FrozenTrial
+
+_logger = _logging.get_logger("tunesmith.study")
+
+
+class _Budget:
+    """Hands out trial slots to workers until ``n_trials``, the timeout or ``stop()``."""
+
+    def __init__(self, study: Study, n_trials: int | None, timeout: float | None) -> None:
+        self._study = study
+        self._left = n_trials
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.error is not None or self._study._stop_flag:
+                return False
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return False
+            if self._left is not None:
+                if self._left <= 0:
+                    return False
+                self._left -= 1
+            return True
+
+
+def _check_args(n_trials: Any, timeout: Any, n_jobs: Any) -> int:
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+    ):
+        raise ValueError(
+            f"optimize: `n_trials` must be a non-negative integer or None, got n_trials={n_trials!r}."
+        )
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0
+    ):
+        raise ValueError(
+            f"optimize: `timeout` must be a non-negative number of seconds or None, "
+            f"got timeout={timeout!r}."
+        )
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(
+            f"optimize: `n_jobs` must be a positive integer or -1 (all CPUs), got n_jobs={n_jobs!r}."
+        )
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
+def optimize(
+    study: Study,
+    func: ObjectiveFuncType,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    n_jobs: int,
+    catch: Iterable[type[Exception]] | type[Exception],
+    callbacks: Iterable[CallbackType] | None,
+    gc_after_trial: bool,
+    show_progress_bar: bool,
+) -> None:
+    n_jobs = _check_args(n_trials, timeout, n_jobs)
+    if not callable(func):
+        raise TypeError(f"optimize: `func` must be callable, got func={func!r}.")
+    catch_t = (catch,) if isinstance(catch, type) else tuple(catch)
+    for c in catch_t:
+        if not (isinstance(c, type) and issubclass(c, BaseException)):
+            raise TypeError(f"optimize: `catch` must hold exception types, got {c!r}.")
+    cbs = list(callbacks or ())
+    with study._optimize_lock:
+        if study._in_optimize:
+            raise RuntimeError(
+                "optimize() is already running on this study; nested optimize calls are not "
+                "supported (use n_jobs for parallel trials)."
+            )
+        study._in_optimize += 1
+        study._stop_flag = False
+    budget = _Budget(study, n_trials, timeout)
+    bar = _ProgressBar(show_progress_bar, n_trials, timeout)
+    try:
+        if n_jobs == 1:
+            _worker(study, func, budget, catch_t, cbs, gc_after_trial, bar)
+        else:
+            threads = [
+                threading.Thread(
+                    target=_thread_worker,
+                    args=(study, func, budget, catch_t, cbs, gc_after_trial, bar),
+                    name=f"tunesmith-worker-{i}",
+                    daemon=True,
+                )
+                for i in range(n_jobs)
+            ]
+            for t in threads:
+                t.start()
+            try:
+                for t in threads:
+                    while t.is_alive():
+                        t.join(0.1)
+            except KeyboardInterrupt:
+                study._stop_flag = True
+                for t in threads:
+                    t.join()
+                raise
+            if budget.error is not None:
+                raise budget.error
+    finally:
+        bar.close()
+        with study._optimize_lock:
+            study._in_optimize -= 1
+            study._stop_flag = False
+
+
+def _thread_worker(*args: Any) -> None:
+    budget: _Budget = args[2]
+    try:
+        _worker(*args)
+    except BaseException as exc:
+        with budget._lock:
+            if budget.error is None:
+                budget.error = exc
+
+
+def _worker(
+    study: Study,
+    func: ObjectiveFuncType,
+    budget: _Budget,
+    catch: tuple[type[BaseException], ...],
+    callbacks: list[CallbackType],
+    gc_after_trial: bool,
+    bar: _ProgressBar,
+) -> None:
+    while budget.take():
+        frozen = run_trial(study, func, catch)
+        try:
+            for cb in callbacks:
+                cb(study, frozen)
+        finally:
+            bar.update(study, frozen)
+            if gc_after_trial:
+                gc.collect()
+
+
+def run_trial(
+    study: Study, func: ObjectiveFuncType, catch: tuple[type[BaseException], ...]
+) -> FrozenTrial:
+    """Run one trial of ``func`` and store its result; re-raise exceptions not in ``catch``."""
+    trial = study.ask()
+    frozen = trial._cache
+    error: BaseException | None = None
+    reason: str | None = None
+    try:
+        result = func(trial)
+    except TrialPruned:
+        state, values = TrialState.PRUNED, None
+    except BaseException as exc:  # KeyboardInterrupt too: the trial is FAIL, never RUNNING
+        state, values, error = TrialState.FAIL, None, exc
+        reason = f"Trial {frozen.number} failed because of the following error: {exc!r}"
+    else:
+        state, values = TrialState.COMPLETE, result
+    if state is TrialState.COMPLETE:
+        state, vals, reason = study._check_tell(frozen, values, None, explicit=False)
+    elif state is TrialState.PRUNED:
+        state, vals, _ = study._check_tell(frozen, None, TrialState.PRUNED, explicit=False)
+    else:
+        vals = None
+    done = study._finish(frozen, state, vals, reason)
+    _log_result(study, done, reason, error)
+    if error is not None and not isinstance(error, catch):
+        raise error
+    return done
+
+
+def _log_result(
+    study: Study, t: FrozenTrial, reason: str | None, error: BaseException | None
+) -> None:
+    if t.state is TrialState.FAIL:
+        if error is not None:
+            _logger.warning(reason, exc_info=(type(error), error, error.__traceback__))
+        else:
+            _logger.warning(reason)
+        return
+    if not _logger.isEnabledFor(logging.INFO):
+        return
+    if t.state is TrialState.PRUNED:
+        _logger.info(f"Trial {t.number} pruned.")
+        return
+    if study._is_multi_objective():
+        _logger.info(
+            f"Trial {t.number} finished with values: {t.values} and parameters: {t.params}."
+        )
+        return
+    try:
+        best = study.best_trial
+        tail = f" Best is trial {best.number} with value: {best.value}."
+    except ValueError:
+        tail = ""
+    _logger.info(
+        f"Trial {t.number} finished with value: {t.value} and parameters: {t.params}.{tail}"
+    )
+
+
+class _ProgressBar:
+    """A tqdm bar over trials (with ``n_trials``) or seconds (with only ``timeout``)."""
+
+    def __init__(self, enabled: bool, n_trials: int | None, timeout: float | None) -> None:
+        self._bar: Any = None
+        self._timeout = None
+        if not enabled:
+            return
+        if n_trials is None and timeout is None:
+            _logger.warning(
+                "show_progress_bar=True needs `n_trials` or `timeout`; no progress bar is shown."
+            )
+            return
+        from tqdm.auto import tqdm
+
+        if n_trials is not None:
+            self._bar = tqdm(total=n_trials, unit="trial")
+        else:
+            self._timeout = timeout
+            self._start = time.monotonic()
+            self._bar = tqdm(
+                total=timeout, unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s"
+            )
+        self._lock = threading.Lock()
+
+    def update(self, study: Study, t: FrozenTrial) -> None:
+        if self._bar is None:
+            return
+        with self._lock:
+            if self._timeout is None:
+                self._bar.update(1)
+            else:
+                self._bar.n = min(time.monotonic() - self._start, self._timeout)
+                self._bar.refresh()
+            if not study._is_multi_objective():
+                try:
+                    best = study.best_trial
+                    self._bar.set_postfix_str(f"best: #{best.number} {best.value:.6g}")
+                except ValueError:
+                    pass
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+import copy
+import datetime
+import math
+from numbers import Real
+from typing import TYPE_CHECKING, Any
+import warnings
+
+from tunesmith._keys import CONSTRAINTS_KEY, FIXED_PARAMS_KEY
+from tunesmith.distributions import BaseDistribution, check_distribution_compatibility
+from tunesmith.trial._base import BaseTrial
+
+if TYPE_CHECKING:
+    from tunesmith.study._study import Study
+    from tunesmith.trial._frozen import FrozenTrial
+
+
+class Trial(BaseTrial):
+    """A running trial, handed to the objective function.
+
+    The objective builds its search space by calling ``suggest_*`` (define-by-run), may report
+    intermediate values with :meth:`report` and ask :meth:`should_prune`. Create trials with
+    :meth:`Study.ask` or let :meth:`Study.optimize` create them; do not construct them directly.
+    """
+
+    __slots__ = ("_cache", "_relative_params", "_relative_space", "_trial_id", "study")
+
+    def __init__(self, study: Study, trial_id: int) -> None:
+        self.study = study
+        self._trial_id = trial_id
+        # The trial as stored, kept current locally so samplers and pruners never re-read it.
+        self._cache: FrozenTrial = study._storage.get_trial(trial_id)
+        self._relative_params: dict[str, Any] | None = None
+        self._relative_space: dict[str, BaseDistribution] = {}
+
+    # -- suggestions --------------------------------------------------------------------------
+    def _init_relative(self) -> None:
+        sampler = self.study.sampler
+        self._relative_params = {}
+        if sampler._has_relative():
+            space = sampler.infer_relative_search_space(self.study, self._cache)
+            self._relative_space = space
+            if space:
+                self._relative_params = sampler.sample_relative(self.study, self._cache, space)
+
+    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
+        cache = self._cache
+        old = cache._distributions.get(name)
+        if old is not None:
+            return self._resuggest(name, old, distribution)
+        fixed = cache._system_attrs.get(FIXED_PARAMS_KEY)
+        if fixed is not None and name in fixed:
+            value = fixed[name]
+            if not distribution.contains(value):
+                warnings.warn(
+                    f"Trial #{cache._number}: the enqueued value {name}={value!r} is outside "
+                    f"{distribution!r}; it is used as it is.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        elif distribution.single():
+            value = distribution.to_external_repr(distribution.low)  # type: ignore[attr-defined]
+        else:
+            if self._relative_params is None:
+                self._init_relative()
+            rel = self._relative_params
+            if rel and name in rel and self._relative_space.get(name) == distribution:
+                value = rel[name]
+            else:
+                sampler = self.study.sampler
+                value = sampler.sample_independent(self.study, cache, name, distribution)
+        internal = distribution.to_internal_repr(value)
+        self.study._storage.set_trial_param(self._trial_id, name, internal, distribution)
+        external = distribution.to_external_repr(internal)
+        cache._params[name] = external
+        cache._distributions[name] = distribution
+        return external
+
+    def _resuggest(self, name: str, old: BaseDistribution, new: BaseDistribution) -> Any:
+        if old != new:
+            check_distribution_compatibility(old, new, param_name=name)
+            warnings.warn(
+                f"Trial #{self._cache._number}: parameter {name!r} was suggested with {old!r} and "
+                f"now with {new!r}; the first value, {self._cache._params[name]!r}, is returned.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return self._cache._params[name]
+
+    # -- pruning ------------------------------------------------------------------------------
+    def report(self, value: float | Sequence[float], step: int) -> None:
+        """Report an intermediate objective value at ``step`` (epoch, iteration, ...).
+
+        In a study with several objectives, report one value per objective. Pruners read these
+        values; a pruned trial keeps them.
+
+        Args:
+            value: The value, or a sequence with one value per objective.
+            step: A non-negative integer; reporting the same step twice keeps the first value
+                and warns.
+
+        Raises:
+            TypeError: ``value`` is not a number (or a sequence of numbers).
+            ValueError: ``step`` is negative, or the number of values does not match the number
+                of objectives.
+        """
+        if isinstance(step, bool) or not isinstance(step, int):
+            try:
+                if not float(step).is_integer():
+                    raise ValueError
+                step = int(step)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"Trial.report: `step` must be an integer, got step={step!r}."
+                ) from None
+        if step < 0:
+            raise ValueError(f"Trial.report: `step` must be >= 0, got step={step}.")
+        n_obj = len(self.study._directions)
+        stored: float | tuple[float, ...]
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            if len(value) != n_obj:
+                raise ValueError(
+                    f"Trial.report: the study has {n_obj} objective(s), so `value` needs "
+                    f"{n_obj} number(s), got value={list(value)!r}."
+                )
+            stored = tuple(_as_float(v, "value") for v in value)
+            if n_obj == 1:
+                stored = stored[0]
+        else:
+            if n_obj != 1:
+                raise ValueError(
+                    f"Trial.report: the study has {n_obj} objectives, so `value` needs one number "
+                    f"per objective, got value={value!r}."
+                )
+            stored = _as_float(value, "value")
+        iv = self._cache._intermediate_values
+        if step in iv:
+            warnings.warn(
+                f"Trial #{self._cache._number}: step {step} was reported already "
+                f"(value {iv[step]!r}); the new value {stored!r} is ignored.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
+        self.study._storage.set_trial_intermediate_value(self._trial_id, step, stored)
+        iv[step] = stored
+
+    def should_prune(self) -> bool:
+        """Whether the study's pruner says to stop this trial now.
+
+        Raise :class:`tunesmith.TrialPruned` when it returns ``True``. Without any report yet,
+        pruners return ``False``.
+        """
+        return bool(self.study.pruner.prune(self.study, self._cache))
+
+    # -- attributes ---------------------------------------------------------------------------
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON-serialisable ``value`` to the trial under ``key``."""
+        self.study._storage.set_trial_user_attr(self._trial_id, key, value)
+        self._cache._user_attrs[key] = value
+
+    def set_system_attr(self, key: str, value: Any) -> None:
+        """Attach an internal attribute (for samplers and integrations)."""
+        self.study._storage.set_trial_system_attr(self._trial_id, key, value)
+        self._cache._system_attrs[key] = value
+
+    def set_constraint(self, values: Sequence[float]) -> None:
+        """Record the trial's constraint values; it is feasible when every value is <= 0.
+
+        Constraint-aware samplers (TPE, GP, NSGA-II ...) and ``best_trials`` read them.
+
+        Raises:
+            ValueError: a value is not a number or is NaN.
+        """
+        if isinstance(values, (int, float)):
+            values = [values]
+        vals = [_as_float(v, "values") for v in values]
+        if any(math.isnan(v) for v in vals):
+            raise ValueError(f"Trial.set_constraint: `values` must not be NaN, got {vals!r}.")
+        self.set_system_attr(CONSTRAINTS_KEY, vals)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._cache._params)
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        return dict(self._cache._distributions)
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        return copy.deepcopy(self._cache._user_attrs)
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        return copy.deepcopy(self._cache._system_attrs)
+
+    @property
+    def datetime_start(self) -> datetime.datetime | None:
+        return self._cache._datetime_start
+
+    @property
+    def number(self) -> int:
+        return self._cache._number
+
+    @property
+    def relative_params(self) -> dict[str, Any]:
+        """The parameters the sampler chose jointly for this trial."""
+        if self._relative_params is None:
+            self._init_relative()
+        return dict(self._relative_params or {})
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self._cache._params!r})"
+
+
+def _as_float(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, Real):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"`{name}` must be a number, got {name}={v!r}.") from None
+    return float(v)

@@ -1,0 +1,119 @@
+"""Sessions: lint, tests (core), storage (real servers), one per integration extra, examples,
+docs, bench. ``nox`` runs all but ``bench``; ``nox -s tests -- -k tpe`` narrows a run."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = pathlib.Path(__file__).parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+GROUPS = PYPROJECT["dependency-groups"]
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+CONSTRAINTS = str(ROOT / "constraints.txt")
+PYTHON = os.environ.get("TUNESMITH_NOX_PYTHON") or f"{sys.version_info[0]}.{sys.version_info[1]}"
+# Integration subpackages that have an extra of the same name get a session each.
+INTEGRATIONS = sorted(
+    p.name
+    for p in (ROOT / "integrations").iterdir()
+    if p.is_dir() and p.name in EXTRAS and (ROOT / "tests" / "integrations" / p.name).is_dir()
+)
+
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+
+
+def _group(name: str) -> list[str]:
+    out: list[str] = []
+    for item in GROUPS[name]:
+        if isinstance(item, dict):  # {include-group = "..."}
+            out += _group(item["include-group"])
+        else:
+            out.append(item)
+    return out
+
+
+def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
+    """Install tunesmith (not editable) with ``extras`` and the given dependency groups."""
+    reqs = [r for g in groups for r in _group(g)]
+    target = f".[{extras}]" if extras else "."
+    session.install("-c", CONSTRAINTS, target, *reqs)
+
+
+def _pytest(
+    session: nox.Session, *paths: str, extras: str = "", groups: tuple[str, ...] = ("test",)
+) -> None:
+    _install(session, *groups, extras=extras)
+    # core/ is not named tunesmith, so the tests import the installed (non-editable) package.
+    session.run("pytest", *(session.posargs or paths))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff on everything; mypy on the installed core package."""
+    _install(session, "lint")
+    session.run(
+        "ruff", "check", "core", "integrations", "tests", "examples", "benchmarks", "noxfile.py"
+    )
+    session.run("ruff", "format", "--check", "core", "integrations")
+    session.run("mypy", "-p", "tunesmith", "--exclude", "tunesmith/integrations/")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The core test suite (in-memory storage), plus the packaging checks."""
+    _pytest(session, "tests/core", "tests/test_packaging.py")
+
+
+@nox.session(python=PYTHON)
+def examples(session: nox.Session) -> None:
+    """Run every script in examples/ with small budgets."""
+    _install(session, "examples")
+    env = {"TUNESMITH_EXAMPLE_SMALL": "1"}
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        session.log(f"example: {script.name}")
+        session.run("python", str(script), env=env)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Doctests of the package's docstrings and of the docs pages."""
+    _install(session, "test")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        session.chdir(tmp)
+        session.run("python", str(ROOT / "tests" / "run_doctests.py"))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against Optuna, side by side (not part of the default run)."""
+    _install(session, "bench")
+    for script in session.posargs or sorted(
+        str(p) for p in (ROOT / "benchmarks").glob("bench_*.py")
+    ):
+        session.run("python", script)
+
+
+# Every session but bench, in this order; a session added above joins automatically.
+nox.options.sessions = [
+    name
+    for name in (
+        "lint",
+        "tests",
+        "storage",
+        *(f"integration-{n}" for n in INTEGRATIONS),
+        "examples",
+        "docs",
+    )
+    if name in {s.__name__ for s in nox.registry.get().values()} or name.startswith("integration-")
+]
