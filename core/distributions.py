@@ -72,6 +72,8 @@ class BaseDistribution(abc.ABC):
         """The constructor arguments, for JSON and ``repr``."""
 
     def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
         if type(other) is not type(self):
             return NotImplemented
         return self._asdict() == other._asdict()  # type: ignore[attr-defined]
@@ -161,6 +163,8 @@ class FloatDistribution(BaseDistribution):
 
     def to_internal_repr(self, param_value_in_external_repr: Any) -> float:
         v = param_value_in_external_repr
+        if type(v) is float and v == v:
+            return v
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             try:
                 v = float(v)
@@ -235,6 +239,8 @@ class IntDistribution(BaseDistribution):
 
     def to_internal_repr(self, param_value_in_external_repr: Any) -> float:
         v = param_value_in_external_repr
+        if type(v) is int:
+            return float(v)
         if isinstance(v, bool):
             raise ValueError(f"IntDistribution: a parameter value must be an integer, got {v!r}.")
         try:

@@ -26,10 +26,29 @@ def derive_seed(seed: int, *keys: object) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 1
 
 
+_M64 = (1 << 64) - 1
+_name_hashes: dict[str, int] = {}
+
+
+def _mix64(z: int) -> int:
+    """SplitMix64's finaliser: a bijective scramble of a 64-bit integer."""
+    z = (z + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
 def unit(seed: int, number: int, name: str) -> float:
-    """A uniform float in ``[0, 1)`` determined by ``seed``, a trial number and a parameter name."""
-    data = f"{seed}:{number}:{name}".encode()
-    return (int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 11) * _SCALE
+    """A uniform float in ``[0, 1)`` determined by ``seed``, a trial number and a parameter name.
+
+    Cheap enough to call for every parameter of every trial (no generator is built).
+    """
+    h = _name_hashes.get(name)
+    if h is None:
+        h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+        if len(_name_hashes) < 100_000:
+            _name_hashes[name] = h
+    return (_mix64(_mix64((seed ^ h) & _M64) ^ (number & _M64)) >> 11) * _SCALE
 
 
 def trial_rng(seed: int, number: int, *salt: object) -> np.random.Generator:

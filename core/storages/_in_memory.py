@@ -284,8 +284,9 @@ class InMemoryStorage(BaseStorage):
     ) -> None:
         with self._lock:
             s, t = self._writable(trial_id)
-            self._check_dist(s, param_name, distribution)
-            s.dists.setdefault(param_name, distribution)
+            if s.dists.get(param_name) is not distribution:
+                self._check_dist(s, param_name, distribution)
+                s.dists.setdefault(param_name, distribution)
             t._params[param_name] = distribution.to_external_repr(param_value_internal)
             t._distributions[param_name] = distribution
 

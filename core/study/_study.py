@@ -553,6 +553,8 @@ def _pruned_values(frozen: FrozenTrial, n_objectives: int) -> list[float] | None
 def _check_values(
     values: Any, n_objectives: int, number: int
 ) -> tuple[list[float] | None, str | None]:
+    if n_objectives == 1 and type(values) is float and values == values:
+        return [values], None
     if isinstance(values, Sequence) and not isinstance(values, str):
         raw = list(values)
     else:

@@ -63,7 +63,11 @@ class BaseTrial(abc.ABC):
             step, log = _positional(
                 "suggest_float", args, ("step", "log"), (step, log), (None, False)
             )
-        return self._suggest(name, FloatDistribution(low, high, log=log, step=step))
+        key = (FloatDistribution, type(low), low, type(high), high, log, step)
+        dist = _dists.get(key)
+        if dist is None:
+            dist = _remember(key, FloatDistribution(low, high, log=log, step=step))
+        return self._suggest(name, dist)
 
     def suggest_int(
         self, name: str, low: int, high: int, *args: Any, step: int = 1, log: bool = False
@@ -75,7 +79,11 @@ class BaseTrial(abc.ABC):
         """
         if args:
             step, log = _positional("suggest_int", args, ("step", "log"), (step, log), (1, False))
-        return self._suggest(name, IntDistribution(low, high, log=log, step=step))
+        key = (IntDistribution, type(low), low, type(high), high, log, type(step), step)
+        dist = _dists.get(key)
+        if dist is None:
+            dist = _remember(key, IntDistribution(low, high, log=log, step=step))
+        return self._suggest(name, dist)
 
     @overload
     def suggest_categorical(self, name: str, choices: Sequence[None]) -> None: ...
@@ -174,6 +182,22 @@ class BaseTrial(abc.ABC):
     @abc.abstractmethod
     def number(self) -> int:
         """The trial's number within its study, from 0, unique and contiguous."""
+
+
+# Distributions are immutable values: objectives suggest the same ranges every trial, so reuse
+# the validated objects (this also lets storages compare them by identity).
+_dists: dict[tuple[Any, ...], BaseDistribution] = {}
+
+
+def _remember(key: tuple[Any, ...], dist: BaseDistribution) -> BaseDistribution:
+    try:
+        hash(key)
+    except TypeError:
+        return dist
+    if len(_dists) >= 4096:
+        _dists.clear()
+    _dists[key] = dist
+    return dist
 
 
 def _positional(
