@@ -1,11 +1,27 @@
-"""Samplers: decide each trial's parameters, learning from the study's finished trials."""
+"""Samplers: decide each trial's parameters, learning from the study's finished trials.
 
+The light samplers are imported here; the model-based ones (and their numpy/scipy imports) load
+on first use through ``_LAZY``, so ``import tunesmith`` stays fast. To add a sampler, add
+``"Name": "tunesmith.samplers._module"`` to ``_LAZY``, its name to ``__all__``, and a
+``TYPE_CHECKING`` import for type checkers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tunesmith._lazy import lazy_getattr
 from tunesmith.samplers._base import BaseSampler
 from tunesmith.samplers._brute_force import BruteForceSampler
 from tunesmith.samplers._grid import GridSampler
 from tunesmith.samplers._partial_fixed import PartialFixedSampler
 from tunesmith.samplers._random import RandomSampler
 from tunesmith.samplers._search_space import IntersectionSearchSpace, intersection_search_space
+
+if TYPE_CHECKING:
+    pass
+
+_LAZY: dict[str, str] = {}
 
 __all__ = [
     "BaseSampler",
@@ -16,3 +32,9 @@ __all__ = [
     "RandomSampler",
     "intersection_search_space",
 ]
+
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

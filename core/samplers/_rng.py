@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 _SCALE = 1.0 / (1 << 53)
 
@@ -53,4 +55,6 @@ def unit(seed: int, number: int, name: str) -> float:
 
 def trial_rng(seed: int, number: int, *salt: object) -> np.random.Generator:
     """A numpy generator for one trial of a sampler seeded with ``seed``."""
+    import numpy as np  # numpy is imported on first use, not with tunesmith
+
     return np.random.Generator(np.random.PCG64(derive_seed(seed, number, *salt)))

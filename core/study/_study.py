@@ -584,17 +584,16 @@ def _check_values(
 def _default_sampler(directions: Sequence[StudyDirection]) -> BaseSampler:
     from tunesmith import samplers
 
-    if len(directions) > 1 and hasattr(samplers, "NSGAIISampler"):
-        return samplers.NSGAIISampler()
-    if len(directions) == 1 and hasattr(samplers, "TPESampler"):
-        return samplers.TPESampler()
+    name = "NSGAIISampler" if len(directions) > 1 else "TPESampler"
+    if name in samplers.__all__:
+        return getattr(samplers, name)()
     return samplers.RandomSampler()
 
 
 def _default_pruner() -> BasePruner:
     from tunesmith import pruners
 
-    if hasattr(pruners, "MedianPruner"):
+    if "MedianPruner" in pruners.__all__:
         return pruners.MedianPruner()
     return pruners.NopPruner()
 
