@@ -132,9 +132,12 @@ class FloatDistribution(BaseDistribution):
     def __init__(
         self, low: float, high: float, log: bool = False, step: float | None = None
     ) -> None:
-        if not (_is_number(low) and _is_number(high)) or math.isnan(low) or math.isnan(high):
+        if not (_is_number(low) and _is_number(high)) or not (
+            math.isfinite(low) and math.isfinite(high)
+        ):
             raise ValueError(
-                f"FloatDistribution: `low` and `high` must be numbers, got low={low!r}, high={high!r}."
+                "FloatDistribution: `low` and `high` must be finite numbers, "
+                f"got low={low!r}, high={high!r}."
             )
         if low > high:
             raise ValueError(
