@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 import gc
 import logging
 import os
@@ -76,8 +76,13 @@ def optimize(
     callbacks: Iterable[CallbackType] | None,
     gc_after_trial: bool,
     show_progress_bar: bool,
+    executor: str = "thread",
 ) -> None:
     n_jobs = _check_args(n_trials, timeout, n_jobs)
+    if executor not in ("thread", "process"):
+        raise ValueError(
+            f"optimize: `executor` must be 'thread' or 'process', got executor={executor!r}."
+        )
     if not callable(func):
         raise TypeError(f"optimize: `func` must be callable, got func={func!r}.")
     catch_t = (catch,) if isinstance(catch, type) else tuple(catch)
@@ -96,7 +101,11 @@ def optimize(
     budget = _Budget(study, n_trials, timeout)
     bar = _ProgressBar(show_progress_bar, n_trials, timeout)
     try:
-        if n_jobs == 1:
+        if executor == "process":
+            from tunesmith.study._process import run_in_processes
+
+            run_in_processes(study, func, n_jobs, budget, catch_t, cbs, gc_after_trial, bar)
+        elif n_jobs == 1:
             _worker(study, func, budget, catch_t, cbs, gc_after_trial, bar)
         else:
             threads = [
@@ -159,11 +168,16 @@ def _worker(
 
 
 def run_trial(
-    study: Study, func: ObjectiveFuncType, catch: tuple[type[BaseException], ...]
+    study: Study,
+    func: ObjectiveFuncType,
+    catch: tuple[type[BaseException], ...],
+    on_start: Callable[[int], object] | None = None,
 ) -> FrozenTrial:
     """Run one trial of ``func`` and store its result; re-raise exceptions not in ``catch``."""
     trial = study.ask()
     frozen = trial._cache
+    if on_start is not None:
+        on_start(trial._trial_id)
     error: BaseException | None = None
     reason: str | None = None
     try:

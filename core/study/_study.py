@@ -219,6 +219,8 @@ class Study:
         callbacks: Iterable[CallbackType] | None = None,
         gc_after_trial: bool = False,
         show_progress_bar: bool = False,
+        *,
+        executor: str = "thread",
     ) -> None:
         """Run trials of ``func`` until ``n_trials`` ran, ``timeout`` passed, or ``stop()``.
 
@@ -234,6 +236,11 @@ class Study:
             callbacks: Called as ``callback(study, frozen_trial)`` after every trial.
             gc_after_trial: Run the garbage collector after every trial.
             show_progress_bar: Show a progress bar (needs ``n_trials`` or ``timeout``).
+            executor: ``"thread"`` (default) runs the ``n_jobs`` trials in threads of this
+                process; ``"process"`` runs them in worker processes, so CPU-bound objectives
+                use every core. With processes the objective must be picklable (a module-level
+                function); an in-memory study stays in this process and the workers reach it
+                through pipes; callbacks run in this process.
 
         Raises:
             ValueError: invalid ``n_trials``, ``timeout`` or ``n_jobs``.
@@ -258,6 +265,7 @@ class Study:
             callbacks=callbacks,
             gc_after_trial=gc_after_trial,
             show_progress_bar=show_progress_bar,
+            executor=executor,
         )
 
     def ask(self, fixed_distributions: Mapping[str, BaseDistribution] | None = None) -> Trial:
