@@ -633,9 +633,12 @@ class StorageContract:
 
     def test_claim_race_has_one_winner(self, storage: BaseStorage) -> None:
         sid = self._study(storage)
-        for key in range(3):
-            wins = _run_threads(4, lambda i, key=key: storage.claim(sid, f"k{key}", i))
-            assert wins.count(True) == 1
+        for key in ("k0", "k1", "k2"):
+
+            def race(i: int, key: str = key) -> bool:
+                return storage.claim(sid, key, i)
+
+            assert _run_threads(4, race).count(True) == 1
 
     # == concurrency =============================================================================
     def test_threads_get_unique_contiguous_numbers(self, storage: BaseStorage) -> None:
