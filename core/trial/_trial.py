@@ -61,7 +61,8 @@ class Trial(BaseTrial):
                     stacklevel=3,
                 )
         elif distribution.single():
-            value = distribution.to_external_repr(distribution.low)  # type: ignore[attr-defined]
+            # a categorical's only choice has index 0; numeric distributions hold only `low`
+            value = distribution.to_external_repr(getattr(distribution, "low", 0.0))
         else:
             if self._relative_params is None:
                 self._init_relative()
