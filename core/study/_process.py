@@ -16,7 +16,6 @@ study gives each trial number the same parameters as with threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
 import gc
 import multiprocessing
 import pickle
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tunesmith import logging as _logging
 from tunesmith.storages._base import BaseStorage
 from tunesmith.storages._in_memory import InMemoryStorage
+from tunesmith.storages._remote import RemoteStorage, serve_call
 from tunesmith.study._study import Study
 from tunesmith.trial._state import TrialState
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from tunesmith.study._optimize import _Budget, _ProgressBar
     from tunesmith.study._study import CallbackType, ObjectiveFuncType
-    from tunesmith.trial._frozen import FrozenTrial
 
 _logger = _logging.get_logger("tunesmith.study")
 
@@ -158,7 +157,7 @@ class _Server:
                 if kind == "call":
                     _, name, args, kwargs = msg
                     try:
-                        result = _serve_call(storage, name, args, kwargs)
+                        result = serve_call(storage, name, args, kwargs)
                     except Exception as exc:
                         self.conn.send(("err", exc))
                     else:
@@ -209,18 +208,6 @@ class _Server:
             self.running = None
 
 
-def _serve_call(
-    storage: BaseStorage, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    if name == "_trials_since":
-        study_id, known = args
-        trials = storage.get_all_trials(study_id, deepcopy=True)
-        return trials[known:]
-    if name.startswith("_") or not hasattr(BaseStorage, name):
-        raise AttributeError(f"storage method {name!r} cannot be called from a worker")
-    return getattr(storage, name)(*args, **kwargs)
-
-
 # -- the worker process -----------------------------------------------------------------------
 
 
@@ -240,53 +227,6 @@ class _Parent:
         return value
 
 
-def _forward(name: str) -> Callable[..., Any]:
-    def method(self: _RemoteStorage, *args: Any, **kwargs: Any) -> Any:
-        return self._parent.request("call", name, args, kwargs)
-
-    method.__name__ = name
-    return method
-
-
-_FORWARDED = [
-    n
-    for n in dir(BaseStorage)
-    if not n.startswith("_") and callable(getattr(BaseStorage, n)) and n != "get_all_trials"
-]
-
-
-class _RemoteStorage(BaseStorage):
-    """A storage that lives in the parent process, reached over the worker's pipe."""
-
-    def __init__(self, parent: _Parent) -> None:
-        self._parent = parent
-        self._finished: dict[int, list[FrozenTrial]] = {}  # study_id -> finished prefix
-
-    for _name in _FORWARDED:
-        locals()[_name] = _forward(_name)
-    del _name
-
-    def get_all_trials(
-        self,
-        study_id: int,
-        deepcopy: bool = True,
-        states: Container[TrialState] | None = None,
-    ) -> list[FrozenTrial]:
-        prefix = self._finished.setdefault(study_id, [])
-        tail: list[FrozenTrial] = self._parent.request(
-            "call", "_trials_since", (study_id, len(prefix)), {}
-        )
-        # Extend the cached prefix with the leading finished trials: they never change again.
-        i = 0
-        while i < len(tail) and tail[i].state.is_finished():
-            prefix.append(tail[i])
-            i += 1
-        trials = prefix + tail[i:]
-        if states is None:
-            return trials
-        return [t for t in trials if t.state in states]
-
-
 def _worker_main(conn: Connection, payload: bytes) -> None:
     from tunesmith.study._optimize import run_trial
 
@@ -295,7 +235,11 @@ def _worker_main(conn: Connection, payload: bytes) -> None:
         spec = pickle.loads(payload)
         _logging.set_verbosity(spec["verbosity"])
         func = pickle.loads(spec["func"])
-        storage = spec["storage"] if spec["storage"] is not None else _RemoteStorage(parent)
+        storage = spec["storage"]
+        if storage is None:
+            storage = RemoteStorage(
+                lambda name, args, kwargs: parent.request("call", name, args, kwargs)
+            )
         study = _WorkerStudy(spec["study_name"], storage, spec["sampler"], spec["pruner"])
         study._parent = parent
         study._in_optimize = 1
