@@ -169,7 +169,8 @@ class _Server:
                     self.conn.send(("ok", None))
                 elif kind == "done":
                     self.running = None
-                    self.conn.send(("ok", self._after_trial(msg[1])))
+                    self._after_trial(msg[1])
+                    self.conn.send(("ok", None))
                 elif kind == "stop":
                     self.study._stop_flag = True
                     self.conn.send(("ok", None))
