@@ -89,6 +89,11 @@ class InMemoryStorage(BaseStorage):
         self._next_study_id = 0
         self._next_trial_id = 0
 
+    def _now(self) -> datetime.datetime:
+        # The clock for trial timestamps; the journal storage's replay overrides it with the
+        # time recorded in each operation, so every process rebuilds identical trials.
+        return datetime.datetime.now()
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
@@ -190,7 +195,7 @@ class InMemoryStorage(BaseStorage):
                     number=number,
                     state=TrialState.RUNNING,
                     value=None,
-                    datetime_start=datetime.datetime.now(),
+                    datetime_start=self._now(),
                     datetime_complete=None,
                     params={},
                     distributions={},
@@ -236,7 +241,7 @@ class InMemoryStorage(BaseStorage):
                 t = waiting.popleft()
                 if t._state is TrialState.WAITING:
                     t._state = TrialState.RUNNING
-                    t._datetime_start = datetime.datetime.now()
+                    t._datetime_start = self._now()
                     return t._trial_id
             return None
 
@@ -298,12 +303,12 @@ class InMemoryStorage(BaseStorage):
             if state is TrialState.RUNNING:
                 if t._state is not TrialState.WAITING:
                     return False
-                t._datetime_start = datetime.datetime.now()
+                t._datetime_start = self._now()
             if values is not None:
                 t._values = list(values)
             t._state = state
             if state.is_finished():
-                t._datetime_complete = datetime.datetime.now()
+                t._datetime_complete = self._now()
                 self._finish(s, t)
             return True
 
