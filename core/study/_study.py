@@ -11,6 +11,11 @@ import warnings
 from tunesmith import logging as _logging
 from tunesmith._keys import CONSTRAINTS_KEY, FAIL_REASON_KEY, FIXED_PARAMS_KEY
 from tunesmith.exceptions import UpdateFinishedTrialError
+from tunesmith.storages._heartbeat import (
+    fail_stale_trials_throttled,
+    start_heartbeat,
+    stop_heartbeat,
+)
 from tunesmith.study._study_direction import StudyDirection
 from tunesmith.trial._frozen import FrozenTrial, create_trial
 from tunesmith.trial._state import TrialState
@@ -286,9 +291,11 @@ class Study:
             TrialState.COMPLETE
         """
         storage = self._storage
+        fail_stale_trials_throttled(self)
         trial_id = storage.pop_waiting_trial_id(self._study_id)
         if trial_id is None:
             trial_id = storage.create_new_trial(self._study_id)
+        start_heartbeat(storage, trial_id)
         sampler = self.sampler
         if type(sampler).before_trial is not _base_before_trial:
             sampler.before_trial(self, storage.get_trial(trial_id))
@@ -416,6 +423,7 @@ class Study:
             if type(self.sampler).after_trial is not _base_after_trial:
                 self.sampler.after_trial(self, frozen, state, values)
         finally:
+            stop_heartbeat(storage, trial_id)
             storage.set_trial_state_values(trial_id, state, values)
         return storage.get_trial(trial_id)
 
