@@ -19,16 +19,22 @@ from tunesmith.samplers._random import RandomSampler
 from tunesmith.samplers._search_space import IntersectionSearchSpace, intersection_search_space
 
 if TYPE_CHECKING:
-    pass
+    from tunesmith.samplers._cmaes import CmaEsSampler
+    from tunesmith.samplers._qmc import QMCSampler
 
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "CmaEsSampler": "tunesmith.samplers._cmaes",
+    "QMCSampler": "tunesmith.samplers._qmc",
+}
 
 __all__ = [
     "BaseSampler",
     "BruteForceSampler",
+    "CmaEsSampler",
     "GridSampler",
     "IntersectionSearchSpace",
     "PartialFixedSampler",
+    "QMCSampler",
     "RandomSampler",
     "intersection_search_space",
 ]
