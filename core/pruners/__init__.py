@@ -14,11 +14,35 @@ from tunesmith.pruners._base import BasePruner
 from tunesmith.pruners._nop import NopPruner
 
 if TYPE_CHECKING:
-    pass
+    from tunesmith.pruners._hyperband import HyperbandPruner
+    from tunesmith.pruners._median import MedianPruner
+    from tunesmith.pruners._patient import PatientPruner
+    from tunesmith.pruners._percentile import PercentilePruner
+    from tunesmith.pruners._successive_halving import SuccessiveHalvingPruner
+    from tunesmith.pruners._threshold import ThresholdPruner
+    from tunesmith.pruners._wilcoxon import WilcoxonPruner
 
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "HyperbandPruner": "tunesmith.pruners._hyperband",
+    "MedianPruner": "tunesmith.pruners._median",
+    "PatientPruner": "tunesmith.pruners._patient",
+    "PercentilePruner": "tunesmith.pruners._percentile",
+    "SuccessiveHalvingPruner": "tunesmith.pruners._successive_halving",
+    "ThresholdPruner": "tunesmith.pruners._threshold",
+    "WilcoxonPruner": "tunesmith.pruners._wilcoxon",
+}
 
-__all__ = ["BasePruner", "NopPruner"]
+__all__ = [
+    "BasePruner",
+    "HyperbandPruner",
+    "MedianPruner",
+    "NopPruner",
+    "PatientPruner",
+    "PercentilePruner",
+    "SuccessiveHalvingPruner",
+    "ThresholdPruner",
+    "WilcoxonPruner",
+]
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 

@@ -421,10 +421,15 @@ class Study:
                 storage.set_trial_system_attr(trial_id, FAIL_REASON_KEY, fail_reason)
                 frozen._system_attrs[FAIL_REASON_KEY] = fail_reason
             if type(self.sampler).after_trial is not _base_after_trial:
-                self.sampler.after_trial(self, frozen, state, values)
+                # The pruner may narrow what the sampler sees (Hyperband: the trial's bracket).
+                view = self.pruner.study_for_sampler(self, frozen)
+                self.sampler.after_trial(view, frozen, state, values)
         finally:
             stop_heartbeat(storage, trial_id)
             storage.set_trial_state_values(trial_id, state, values)
+            # The Trial's local copy must stop looking RUNNING, or a second tell() would take
+            # the fast path and hit the storage's error instead of skip_if_finished.
+            frozen._state = state
         return storage.get_trial(trial_id)
 
     def enqueue_trial(

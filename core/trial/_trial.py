@@ -36,14 +36,19 @@ class Trial(BaseTrial):
         self._relative_space: dict[str, BaseDistribution] = {}
 
     # -- suggestions --------------------------------------------------------------------------
+    def _sampler_study(self) -> Study:
+        # The pruner may narrow what the sampler sees (Hyperband: the trial's bracket).
+        return self.study.pruner.study_for_sampler(self.study, self._cache)
+
     def _init_relative(self) -> None:
         sampler = self.study.sampler
         self._relative_params = {}
         if sampler._has_relative():
-            space = sampler.infer_relative_search_space(self.study, self._cache)
+            study = self._sampler_study()
+            space = sampler.infer_relative_search_space(study, self._cache)
             self._relative_space = space
             if space:
-                self._relative_params = sampler.sample_relative(self.study, self._cache, space)
+                self._relative_params = sampler.sample_relative(study, self._cache, space)
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
         cache = self._cache
@@ -71,7 +76,9 @@ class Trial(BaseTrial):
                 value = rel[name]
             else:
                 sampler = self.study.sampler
-                value = sampler.sample_independent(self.study, cache, name, distribution)
+                value = sampler.sample_independent(
+                    self._sampler_study(), cache, name, distribution
+                )
         internal = distribution.to_internal_repr(value)
         self.study._storage.set_trial_param(self._trial_id, name, internal, distribution)
         external = distribution.to_external_repr(internal)
