@@ -20,10 +20,12 @@ from tunesmith.samplers._search_space import IntersectionSearchSpace, intersecti
 
 if TYPE_CHECKING:
     from tunesmith.samplers._cmaes import CmaEsSampler
+    from tunesmith.samplers._gp import GPSampler
     from tunesmith.samplers._qmc import QMCSampler
 
 _LAZY: dict[str, str] = {
     "CmaEsSampler": "tunesmith.samplers._cmaes",
+    "GPSampler": "tunesmith.samplers._gp",
     "QMCSampler": "tunesmith.samplers._qmc",
 }
 
@@ -31,6 +33,7 @@ __all__ = [
     "BaseSampler",
     "BruteForceSampler",
     "CmaEsSampler",
+    "GPSampler",
     "GridSampler",
     "IntersectionSearchSpace",
     "PartialFixedSampler",

@@ -1,0 +1,233 @@
+"""Gaussian-process regression with a Matérn-5/2 ARD kernel, fitted by maximum a posteriori.
+
+The kernel between encoded points ``x`` and ``x'`` is
+
+    k(x, x') = s * m(r2),   r2 = sum_d lam_d * dist_d(x, x'),   m(r2) = (1 + sqrt5 r + 5/3 r2) e^(-sqrt5 r)
+
+with ``dist_d`` the squared difference for numerical coordinates and the indicator
+``x_d != x'_d`` (Hamming distance) for categorical ones, ``lam_d`` the inverse squared length
+scales, ``s`` the output scale, plus a noise variance on the diagonal. The hyperparameters are
+optimised in log space, ``theta = [log lam_1 .. log lam_D, log s, log noise]``, by L-BFGS-B on
+the negative log posterior (marginal likelihood plus log-normal priors) with its analytic
+gradient.
+
+Priors (all log-normal, so their log densities are quadratics in ``theta``):
+
+* length scale ``l_d = lam_d^(-1/2)``: ``log l_d ~ N(sqrt2 + log(D)/2, 3)`` — the dimension-scaled
+  prior of Hvarfner, Hellsten and Nardi (2024, "Vanilla Bayesian optimization performs great in
+  high dimensions"): smoother models in more dimensions, broad enough for the data to overrule;
+* output scale: ``log s ~ N(0, 1.5^2)`` (the targets are standardised);
+* noise variance: ``log noise ~ N(log 1e-3, 3^2)``, broad so that deterministic objectives can
+  reach the lower bound ``1e-6`` while noisy ones get the noise they show.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+_SQRT5 = math.sqrt(5.0)
+_LOG_2PI = math.log(2.0 * math.pi)
+
+#: The lower bound of the noise variance, and the fixed noise of a deterministic objective.
+MIN_NOISE = 1e-6
+_LOG_LAM_BOUNDS = (math.log(1e-3), math.log(1e4))
+_LOG_SCALE_BOUNDS = (math.log(1e-2), math.log(1e2))
+_LOG_NOISE_BOUNDS = (math.log(MIN_NOISE), 0.0)
+
+_SCALE_PRIOR = (0.0, 1.5)
+_NOISE_PRIOR = (math.log(1e-3), 3.0)
+_LENGTH_PRIOR_SD = math.sqrt(3.0)
+
+
+def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Matérn-5/2 correlation ``m(r2)`` and its derivative ``dm/dr2``.
+
+    ``dm/dr2 = -5/6 (1 + sqrt5 r) e^(-sqrt5 r)`` is finite at ``r = 0``, so the gradient needs no
+    special case for coincident points.
+    """
+    r = np.sqrt(np.maximum(r2, 0.0))
+    e = np.exp(-_SQRT5 * r)
+    m = (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+    dm = (-5.0 / 6.0) * (1.0 + _SQRT5 * r) * e
+    return m, dm
+
+
+def pairwise_dists(X1: np.ndarray, X2: np.ndarray, is_categorical: np.ndarray) -> np.ndarray:
+    """The ``(n1, n2, D)`` per-coordinate distances: squared differences, or ``x != x'`` for
+    categorical coordinates."""
+    diff = X1[:, None, :] - X2[None, :, :]
+    return np.where(is_categorical, (diff != 0.0).astype(float), diff * diff)
+
+
+def _weighted_r2(
+    X1: np.ndarray, X2: np.ndarray, lam: np.ndarray, is_categorical: np.ndarray
+) -> np.ndarray:
+    """``r2`` between all rows of ``X1`` and ``X2`` without building an ``(n1, n2, D)`` tensor."""
+    num = ~is_categorical
+    sq = np.sqrt(lam[num])
+    A, B = X1[:, num] * sq, X2[:, num] * sq
+    r2 = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
+    np.maximum(r2, 0.0, out=r2)
+    for j in np.flatnonzero(is_categorical):
+        r2 += lam[j] * (X1[:, j, None] != X2[None, :, j])
+    return r2
+
+
+def length_prior_mean(dim: int) -> float:
+    return math.sqrt(2.0) + 0.5 * math.log(max(dim, 1))
+
+
+def default_theta(dim: int, deterministic: bool) -> np.ndarray:
+    """The prior mode: the starting point of the first fit."""
+    log_lam = np.full(dim, -2.0 * length_prior_mean(dim))
+    log_lam = np.clip(log_lam, *_LOG_LAM_BOUNDS)
+    noise = math.log(MIN_NOISE) if deterministic else _NOISE_PRIOR[0]
+    return np.concatenate([log_lam, [_SCALE_PRIOR[0], noise]])
+
+
+def neg_log_posterior(
+    theta: np.ndarray, dists: np.ndarray, y: np.ndarray, *, fit_noise: bool = True
+) -> tuple[float, np.ndarray]:
+    """The negative log posterior of ``theta`` and its gradient.
+
+    Args:
+        theta: ``[log lam_1 .. log lam_D, log s, log noise]``.
+        dists: ``pairwise_dists(X, X, is_categorical)`` of the training inputs.
+        y: Standardised training targets.
+        fit_noise: With ``False`` the gradient entry of the noise is zero and its prior is left
+            out (the noise is held fixed).
+
+    The gradient of the log marginal likelihood is ``1/2 tr((a a^T - K^-1) dK/dtheta_j)`` with
+    ``a = K^-1 y``; for ``log lam_d`` the kernel derivative is ``s m'(r2) lam_d dist_d``.
+    """
+    n, dim = dists.shape[0], dists.shape[2]
+    lam = np.exp(theta[:dim])
+    scale = math.exp(theta[dim])
+    noise = math.exp(theta[dim + 1])
+    m, dm = matern52(dists @ lam)
+    K = scale * m
+    K[np.diag_indices(n)] += noise
+    try:
+        L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return 1e20, np.zeros_like(theta)
+    alpha = scipy.linalg.cho_solve((L, True), y, check_finite=False)
+    K_inv = scipy.linalg.cho_solve((L, True), np.eye(n), check_finite=False)
+    lml = -0.5 * float(y @ alpha) - float(np.log(np.diag(L)).sum()) - 0.5 * n * _LOG_2PI
+    W = np.outer(alpha, alpha) - K_inv
+    grad_lml = np.empty_like(theta)
+    grad_lml[:dim] = 0.5 * lam * ((W * (scale * dm)).reshape(-1) @ dists.reshape(n * n, dim))
+    grad_lml[dim] = 0.5 * float((W * (scale * m)).sum())
+    grad_lml[dim + 1] = 0.5 * noise * float(np.trace(W)) if fit_noise else 0.0
+
+    # Priors: log l_d = -log(lam_d)/2 ~ N(mu, sd^2); log s ~ N(...); log noise ~ N(...).
+    mu_l = length_prior_mean(dim)
+    u = -0.5 * theta[:dim]
+    log_prior = -0.5 * float((((u - mu_l) / _LENGTH_PRIOR_SD) ** 2).sum())
+    grad_prior = np.zeros_like(theta)
+    grad_prior[:dim] = 0.5 * (u - mu_l) / _LENGTH_PRIOR_SD**2
+    zs = (float(theta[dim]) - _SCALE_PRIOR[0]) / _SCALE_PRIOR[1]
+    log_prior -= 0.5 * zs * zs
+    grad_prior[dim] = -zs / _SCALE_PRIOR[1]
+    if fit_noise:
+        zn = (float(theta[dim + 1]) - _NOISE_PRIOR[0]) / _NOISE_PRIOR[1]
+        log_prior -= 0.5 * zn * zn
+        grad_prior[dim + 1] = -zn / _NOISE_PRIOR[1]
+    return -(lml + log_prior), -(grad_lml + grad_prior)
+
+
+class GaussianProcess:
+    """A fitted Gaussian process over encoded points; predicts the latent (noise-free) function.
+
+    Args:
+        X: ``(n, D)`` encoded training inputs.
+        y: ``(n,)`` standardised targets.
+        is_categorical: ``(D,)`` mask of categorical coordinates.
+        theta: Hyperparameters, see :func:`neg_log_posterior`.
+    """
+
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, is_categorical: np.ndarray, theta: np.ndarray
+    ) -> None:
+        dim = X.shape[1]
+        self.X, self.y, self.is_categorical, self.theta = X, y, is_categorical, theta
+        self.lam = np.exp(theta[:dim])
+        self.scale = math.exp(theta[dim])
+        self.noise = math.exp(theta[dim + 1])
+        m, _ = matern52(_weighted_r2(X, X, self.lam, is_categorical))
+        K = self.scale * m
+        K[np.diag_indices(len(X))] += self.noise
+        self._L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
+        self.alpha = scipy.linalg.cho_solve((self._L, True), y, check_finite=False)
+        self.K_inv = scipy.linalg.cho_solve((self._L, True), np.eye(len(X)), check_finite=False)
+
+    def predict(self, Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance at the rows of ``Xc``."""
+        k = self.scale * matern52(_weighted_r2(Xc, self.X, self.lam, self.is_categorical))[0]
+        mean = k @ self.alpha
+        v = scipy.linalg.solve_triangular(self._L, k.T, lower=True, check_finite=False)
+        var = self.scale - (v * v).sum(0)
+        return mean, np.maximum(var, 1e-12)
+
+    def predict_with_grad(
+        self, Xc: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Posterior mean and variance at the rows of ``Xc`` and their ``(m, D)`` gradients
+        (zero along categorical coordinates)."""
+        diff = Xc[:, None, :] - self.X[None, :, :]
+        d = np.where(self.is_categorical, (diff != 0.0).astype(float), diff * diff)
+        m, dm = matern52(d @ self.lam)
+        k = self.scale * m
+        # dk/dx_d = s m'(r2) lam_d 2 (x_d - x'_d) for numerical coordinates.
+        dk = (
+            (2.0 * self.scale)
+            * dm[:, :, None]
+            * np.where(self.is_categorical, 0.0, diff * self.lam)
+        )
+        mean = k @ self.alpha
+        kv = k @ self.K_inv
+        var = self.scale - (kv * k).sum(1)
+        dmean = np.einsum("n,mnd->md", self.alpha, dk)
+        dvar = -2.0 * np.einsum("mn,mnd->md", kv, dk)
+        tiny = var < 1e-12
+        if tiny.any():
+            var = np.maximum(var, 1e-12)
+            dvar[tiny] = 0.0
+        return mean, var, dmean, dvar
+
+
+def fit_gp(
+    X: np.ndarray,
+    y: np.ndarray,
+    is_categorical: np.ndarray,
+    *,
+    deterministic: bool,
+    theta0: np.ndarray | None = None,
+) -> GaussianProcess:
+    """Fit the hyperparameters by maximum a posteriori, starting at ``theta0`` (a previous fit,
+    for warm starts) or at the prior mode, and return the fitted process."""
+    dim = X.shape[1]
+    start = default_theta(dim, deterministic)
+    if theta0 is not None and theta0.shape == start.shape and np.all(np.isfinite(theta0)):
+        start = theta0.copy()
+    if deterministic:
+        start[dim + 1] = math.log(MIN_NOISE)
+    dists = pairwise_dists(X, X, is_categorical)
+    bounds = [_LOG_LAM_BOUNDS] * dim + [_LOG_SCALE_BOUNDS]
+    bounds.append((start[dim + 1], start[dim + 1]) if deterministic else _LOG_NOISE_BOUNDS)
+    start = np.clip(start, [b[0] for b in bounds], [b[1] for b in bounds])
+    fit_noise = not deterministic
+    res = scipy.optimize.minimize(
+        lambda t: neg_log_posterior(t, dists, y, fit_noise=fit_noise),
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 200},
+    )
+    theta = res.x if np.all(np.isfinite(res.x)) else start
+    return GaussianProcess(X, y, is_categorical, theta)
