@@ -47,7 +47,8 @@ def trials_dataframe(study: Study, attrs: Sequence[str], multi_index: bool) -> p
                 columns.append(("value", "", _value_getter(0)))
             else:
                 labels = names if names is not None else [str(i) for i in range(n_obj)]
-                columns += [("values", lab, _value_getter(i)) for i, lab in enumerate(labels)]
+                top = "value" if n_obj == 1 else "values"  # Optuna: value_<name> for one
+                columns += [(top, lab, _value_getter(i)) for i, lab in enumerate(labels)]
         elif a in _EXPANDED:
             keys = sorted({k for t in trials for k in getattr(t, a)}, key=str)
             columns += [(a, str(k), _item_getter(a, k)) for k in keys]
