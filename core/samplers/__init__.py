@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from tunesmith.samplers._cmaes import CmaEsSampler
     from tunesmith.samplers._gp import GPSampler
     from tunesmith.samplers._qmc import QMCSampler
+    from tunesmith.samplers._tpe import TPESampler
 
 _LAZY: dict[str, str] = {
     "CmaEsSampler": "tunesmith.samplers._cmaes",
     "GPSampler": "tunesmith.samplers._gp",
     "QMCSampler": "tunesmith.samplers._qmc",
+    "TPESampler": "tunesmith.samplers._tpe",
 }
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "PartialFixedSampler",
     "QMCSampler",
     "RandomSampler",
+    "TPESampler",
     "intersection_search_space",
 ]
 

@@ -1,0 +1,371 @@
+"""Parzen estimators on the internal representation of a search space, batched over dimensions.
+
+Numerical dimensions use truncated normal kernels on a *transformed* axis: the value itself,
+its logarithm for ``log=True``, and, for ``step`` or integer distributions, the same axis widened
+by half a step on each side so that a grid point owns the interval around it (a kernel's
+probability for a grid point is the mass of that interval). Categorical dimensions use kernels
+that put most of their mass on the observed choice and spread ``prior_weight`` over the rest.
+
+Every kernel set is stored padded as ``(dimensions, kernels)`` arrays so that one numpy
+expression evaluates all candidates against all kernels of all dimensions: an *independent*
+estimator is a separate mixture per dimension (each with its own observations and weights), a
+*joint* one a mixture of product kernels shared by all dimensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.special import log_ndtr, ndtr, ndtri
+
+from tunesmith.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+if TYPE_CHECKING:
+    from tunesmith.distributions import BaseDistribution
+
+EPS = 1e-12
+_LOG_EPS = math.log(EPS)
+
+
+@dataclass(frozen=True)
+class ParzenEstimatorParameters:
+    """The estimator options of :class:`~tunesmith.samplers.TPESampler`."""
+
+    consider_prior: bool
+    prior_weight: float
+    consider_magic_clip: bool
+    consider_endpoints: bool
+    categorical_distance_func: dict[str, Callable[[Any, Any], float]] | None
+
+
+@dataclass(frozen=True)
+class DimSpec:
+    """How one distribution maps onto the estimator's axis."""
+
+    categorical: bool
+    low: float  # external bounds (numerical)
+    high: float
+    step: float  # 0.0 for a continuous axis
+    log: bool
+    a: float  # bounds on the transformed axis
+    b: float
+    is_int: bool
+    n_choices: int
+
+    @classmethod
+    def of(cls, dist: BaseDistribution) -> DimSpec:
+        if isinstance(dist, CategoricalDistribution):
+            n = len(dist.choices)
+            return cls(True, 0.0, n - 1.0, 1.0, False, 0.0, n - 1.0, True, n)
+        assert isinstance(dist, (FloatDistribution, IntDistribution))
+        low, high = float(dist.low), float(dist.high)
+        step = 0.0 if dist.step is None else float(dist.step)
+        a, b = low - step / 2, high + step / 2
+        if dist.log:
+            a, b = math.log(a), math.log(b)
+        return cls(False, low, high, step, bool(dist.log), a, b, isinstance(dist, IntDistribution), 0)
+
+
+def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``log(Phi(hi) - Phi(lo))`` for ``lo <= hi``, accurate in both tails."""
+    # Work in the left tail, where Phi keeps its relative precision.
+    flip = lo > 0
+    left = np.where(flip, -hi, lo)
+    right = np.where(flip, -lo, hi)
+    with np.errstate(divide="ignore"):
+        out = np.log(ndtr(right) - ndtr(left))
+    bad = ~np.isfinite(out)
+    if np.any(bad):
+        lb, rb = left[bad], right[bad]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_r = log_ndtr(rb)
+            fixed = log_r + np.log1p(-np.exp(log_ndtr(lb) - log_r))
+        out[bad] = fixed
+    return out
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.squeeze(np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m, axis=axis)
+
+
+def _sigmas(
+    mus: np.ndarray,
+    valid: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    params: ParzenEstimatorParameters,
+) -> np.ndarray:
+    """Bandwidths by the distance to the neighbouring observations, per dimension (row)."""
+    d, n = mus.shape
+    count = valid.sum(axis=1)
+    if n == 0:
+        return np.empty((d, 0))
+    filled = np.where(valid, mus, np.inf)
+    order = np.argsort(filled, axis=1, kind="stable")
+    srt = np.take_along_axis(filled, order, axis=1)
+    ext = np.empty((d, n + 2))
+    ext[:, 0] = a
+    ext[:, 1:-1] = srt
+    cols = np.arange(n + 2)[None, :]
+    # Everything after the last valid observation becomes the upper end.
+    ext = np.where(cols <= count[:, None], ext, b[:, None])
+    left = ext[:, 1:-1] - ext[:, :-2]
+    right = ext[:, 2:] - ext[:, 1:-1]
+    sig_sorted = np.maximum(left, right)
+    if not params.consider_endpoints:
+        rows = np.flatnonzero(count >= 2)
+        if len(rows):
+            last = count[rows] - 1
+            sig_sorted[rows, 0] = right[rows, 0]
+            sig_sorted[rows, last] = left[rows, last]
+    sig = np.empty_like(sig_sorted)
+    np.put_along_axis(sig, order, sig_sorted, axis=1)
+    span = b - a
+    if params.consider_magic_clip:
+        n_kernels = count + (1 if params.consider_prior else 0)
+        min_sig = span / np.minimum(100.0, 1.0 + n_kernels)
+    else:
+        min_sig = np.full(d, EPS)
+    sig = np.clip(sig, min_sig[:, None], span[:, None])
+    return np.where(valid, sig, 1.0)
+
+
+class NumericKernels:
+    """Truncated normal kernels of ``d`` numerical dimensions, padded to a common count.
+
+    Args:
+        specs: One :class:`DimSpec` per dimension.
+        values: ``(d, n)`` observed values in the external numerical form; ignored where
+            ``valid`` is false.
+        valid: ``(d, n)`` which observations a dimension uses.
+        weights: ``(d, n)`` non-negative observation weights (the prior is added here).
+        params: The estimator options.
+    """
+
+    def __init__(
+        self,
+        specs: list[DimSpec],
+        values: np.ndarray,
+        valid: np.ndarray,
+        weights: np.ndarray,
+        params: ParzenEstimatorParameters,
+    ) -> None:
+        d, n = values.shape
+        self.d = d
+        self.a = np.array([s.a for s in specs], dtype=float)
+        self.b = np.array([s.b for s in specs], dtype=float)
+        self.low = np.array([s.low for s in specs], dtype=float)
+        self.high = np.array([s.high for s in specs], dtype=float)
+        self.step = np.array([s.step for s in specs], dtype=float)
+        self.log = np.array([s.log for s in specs], dtype=bool)
+        self.is_int = np.array([s.is_int for s in specs], dtype=bool)
+        self.disc = self.step > 0
+        t = values
+        if self.log.any():
+            t = values.copy()
+            lg = self.log
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t[lg] = np.log(np.where(valid[lg], values[lg], 1.0))
+        t = np.where(valid, t, self.a[:, None])
+        sig = _sigmas(t, valid, self.a, self.b, params)
+        count = valid.sum(axis=1)
+        use_prior = params.consider_prior or bool(np.any(count == 0))
+        w = np.where(valid, weights, 0.0)
+        if use_prior:
+            prior_w = np.where(
+                count == 0, 1.0, params.prior_weight if params.consider_prior else 0.0
+            )
+            center = 0.5 * (self.a + self.b)
+            t = np.concatenate([t, center[:, None]], axis=1)
+            sig = np.concatenate([sig, (self.b - self.a)[:, None]], axis=1)
+            w = np.concatenate([w, prior_w[:, None]], axis=1)
+        total = w.sum(axis=1, keepdims=True)
+        w = w / np.where(total > 0, total, 1.0)
+        self.mu = t
+        self.sigma = sig
+        self.weights = w
+        with np.errstate(divide="ignore"):
+            self.log_w = np.log(w)
+        self.inv_sigma = 1.0 / sig
+        self.log_norm = _log_gauss_mass((self.a[:, None] - t) * self.inv_sigma, (self.b[:, None] - t) * self.inv_sigma)
+
+    # -- sampling ----------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator, kernel: np.ndarray) -> np.ndarray:
+        """Draw one value per entry of ``kernel`` (``(d, C)`` kernel indices); external form."""
+        mu = np.take_along_axis(self.mu, kernel, axis=1)
+        sig = np.take_along_axis(self.sigma, kernel, axis=1)
+        a, b = self.a[:, None], self.b[:, None]
+        lo = ndtr((a - mu) / sig)
+        hi = ndtr((b - mu) / sig)
+        u = lo + rng.random(mu.shape) * (hi - lo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = mu + sig * ndtri(u)
+        x = np.where(np.isfinite(x), x, mu)
+        x = np.clip(x, a, b)
+        return self.to_external(x)
+
+    def to_external(self, x: np.ndarray) -> np.ndarray:
+        """Map points of the transformed axis to admissible external values (numeric)."""
+        if self.log.any():
+            x = np.where(self.log[:, None], np.exp(x), x)
+        low, high = self.low[:, None], self.high[:, None]
+        if self.disc.any():
+            step = np.where(self.disc, self.step, 1.0)[:, None]
+            k = np.round((x - low) / step)
+            k = np.clip(k, 0.0, np.round((high - low) / step))
+            x = np.where(self.disc[:, None], low + k * step, x)
+        return np.clip(x, low, high)
+
+    # -- densities ---------------------------------------------------------------------------
+    def _edges(self, x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        half = (self.step[rows] / 2)[:, None]
+        lo, hi = x - half, x + half
+        lg = self.log[rows][:, None]
+        if lg.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lo = np.where(lg, np.log(np.maximum(lo, 0.0)), lo)
+                hi = np.where(lg, np.log(hi), hi)
+        return lo, hi
+
+    def _transform(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        lg = self.log[rows][:, None]
+        if lg.any():
+            with np.errstate(divide="ignore"):
+                return np.where(lg, np.log(np.maximum(x, 1e-300)), x)
+        return x
+
+    def kernel_log_densities(self, x: np.ndarray) -> np.ndarray:
+        """``(d, C, K)``: the log density (mass, for grids) of every kernel at every value.
+
+        Densities are on the transformed axis; the Jacobian is the same for every estimator
+        over one space, so ratios between estimators are unaffected.
+        """
+        out = np.empty((self.d, x.shape[1], self.mu.shape[1]))
+        cont = np.flatnonzero(~self.disc)
+        if len(cont):
+            t = self._transform(x[cont], cont)
+            z = (t[:, :, None] - self.mu[cont][:, None, :]) * self.inv_sigma[cont][:, None, :]
+            out[cont] = (
+                -0.5 * z * z
+                + (np.log(self.inv_sigma[cont]) - self.log_norm[cont])[:, None, :]
+            )
+        disc = np.flatnonzero(self.disc)
+        if len(disc):
+            lo, hi = self._edges(x[disc], disc)
+            mu = self.mu[disc][:, None, :]
+            inv = self.inv_sigma[disc][:, None, :]
+            out[disc] = (
+                _log_gauss_mass((lo[:, :, None] - mu) * inv, (hi[:, :, None] - mu) * inv)
+                - self.log_norm[disc][:, None, :]
+            )
+        return out
+
+    def log_pdf_per_dim(self, x: np.ndarray) -> np.ndarray:
+        """``(d, C)``: each dimension's own mixture at the values ``x`` (``(d, C)``)."""
+        out = np.empty(x.shape)
+        cont = np.flatnonzero(~self.disc)
+        if len(cont):
+            # Sum the kernels directly in linear scale after shifting by the largest
+            # coefficient; rows where everything underflows are redone in log scale.
+            t = self._transform(x[cont], cont)
+            coef = self.log_w[cont] + np.log(self.inv_sigma[cont]) - self.log_norm[cont]
+            shift = np.max(coef, axis=1)
+            shift = np.where(np.isfinite(shift), shift, 0.0)
+            inv = self.inv_sigma[cont][:, None, :]
+            z = t[:, :, None] * inv
+            z -= (self.mu[cont] * self.inv_sigma[cont])[:, None, :]
+            np.square(z, out=z)
+            z *= -0.5
+            z += (coef - shift[:, None])[:, None, :]
+            np.exp(z, out=z)
+            s = z.sum(axis=2)
+            with np.errstate(divide="ignore"):
+                res = np.log(s) + shift[:, None]
+            out[cont] = res
+        disc = np.flatnonzero(self.disc)
+        if len(disc):
+            lo, hi = self._edges(x[disc], disc)
+            mu = self.mu[disc][:, None, :]
+            inv = self.inv_sigma[disc][:, None, :]
+            terms = _log_gauss_mass((lo[:, :, None] - mu) * inv, (hi[:, :, None] - mu) * inv)
+            terms += (self.log_w[disc] - self.log_norm[disc])[:, None, :]
+            out[disc] = _logsumexp(terms, axis=2)
+        bad = ~np.isfinite(out)
+        if np.any(bad) and len(cont):
+            rows = np.unique(np.nonzero(bad)[0])
+            rows = rows[~self.disc[rows]]
+            if len(rows):
+                full = self.kernel_log_densities(x)[rows] + self.log_w[rows][:, None, :]
+                out[rows] = _logsumexp(full, axis=2)
+        return out
+
+
+class CategoricalKernels:
+    """Kernels of one categorical dimension.
+
+    Args:
+        spec: The dimension.
+        indices: ``(n,)`` observed choice indices (only the valid ones).
+        weights: ``(n,)`` their weights.
+        params: The estimator options.
+        distance: ``distance(i, j)`` between choices ``i`` and ``j``, as an ``(c, c)`` matrix,
+            or ``None`` for kernels that only know equal and different.
+    """
+
+    def __init__(
+        self,
+        spec: DimSpec,
+        indices: np.ndarray,
+        weights: np.ndarray,
+        params: ParzenEstimatorParameters,
+        distance: np.ndarray | None,
+    ) -> None:
+        c = spec.n_choices
+        n = len(indices)
+        pw = params.prior_weight
+        if distance is None:
+            table = np.full((c, c), pw / c)
+            table[np.arange(c), np.arange(c)] += 1.0
+        else:
+            # Kernels sharpen as observations accumulate, so that near choices share mass
+            # early and the model commits later.
+            scale = np.max(distance, axis=1, keepdims=True)
+            rel = distance / np.where(scale > 0, scale, 1.0)
+            sharp = math.log1p(n) * 2.0
+            table = np.exp(-sharp * rel * rel) + pw / c
+        table /= table.sum(axis=1, keepdims=True)
+        self.table = table
+        use_prior = params.consider_prior or n == 0
+        w = np.asarray(weights, dtype=float)
+        prior_w = (1.0 if n == 0 else pw) if use_prior else 0.0
+        total = w.sum() + prior_w
+        if total <= 0:
+            w, prior_w, total = np.ones(n), 0.0, float(n)
+        self.indices = indices.astype(np.intp)
+        self.w = w / total
+        self.prior_w = prior_w / total
+        self.n_choices = c
+        # The whole mixture collapses to one distribution over the choices.
+        counts = np.bincount(self.indices, weights=self.w, minlength=c)
+        self.probs = counts @ table + self.prior_w / c
+
+    def kernel_rows(self) -> np.ndarray:
+        """``(K, c)``: each kernel's distribution over choices (prior last when present)."""
+        rows = self.table[self.indices]
+        if self.prior_w > 0 or len(self.indices) == 0:
+            rows = np.vstack([rows, np.full((1, self.n_choices), 1.0 / self.n_choices)])
+        return rows
+
+    def log_weights(self) -> np.ndarray:
+        w = self.w
+        if self.prior_w > 0 or len(self.indices) == 0:
+            w = np.append(w, self.prior_w)
+        with np.errstate(divide="ignore"):
+            return np.log(w)

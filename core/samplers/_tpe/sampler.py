@@ -1,0 +1,678 @@
+"""The Tree-structured Parzen Estimator sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+import functools
+import math
+import numbers
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunesmith.distributions import CategoricalDistribution, IntDistribution
+from tunesmith.samplers._base import (
+    BaseSampler,
+    process_constraints_after_trial,
+    warn_independent_sampling,
+)
+from tunesmith.samplers._random import RandomSampler
+from tunesmith.samplers._rng import derive_seed, fresh_seed, trial_rng
+from tunesmith.samplers._tpe._observations import (
+    _FINISHED,
+    RUNNING,
+    ObservationStore,
+    Snapshot,
+)
+from tunesmith.samplers._tpe._split import mo_below_weights, split
+from tunesmith.samplers._tpe.parzen_estimator import (
+    CategoricalKernels,
+    DimSpec,
+    NumericKernels,
+    ParzenEstimatorParameters,
+)
+from tunesmith.trial._state import TrialState
+
+if TYPE_CHECKING:
+    from tunesmith.distributions import BaseDistribution
+    from tunesmith.study._study import Study
+    from tunesmith.trial._frozen import FrozenTrial
+
+
+def default_gamma(x: int) -> int:
+    """How many of ``x`` finished trials count as good: 10%, at most 25."""
+    return min(math.ceil(0.1 * x), 25)
+
+
+def default_gamma_multiobjective(x: int) -> int:
+    """With several objectives the good set must cover a whole front: 10%, no cap."""
+    return math.ceil(0.1 * x)
+
+
+def default_weights(x: int) -> np.ndarray:
+    """Weights of ``x`` observations in trial order: the latest 25 weigh 1, older ones less
+    and less (linearly down to ``1/x``), so the model follows a moving optimum."""
+    return _default_weights_cached(x).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _default_weights_cached(x: int) -> np.ndarray:
+    if x <= 0:
+        return np.zeros(0)
+    if x < 25:
+        return np.ones(x)
+    return np.concatenate([np.linspace(1.0 / x, 1.0, num=x - 25), np.ones(25)])
+
+
+class TPESampler(BaseSampler):
+    """Tree-structured Parzen Estimator: model good and bad trials separately, sample where
+    good is likely and bad is not.
+
+    The finished trials are split into a small "below" set (the best ``gamma(n)``) and the rest;
+    a Parzen estimator ``l`` is fitted to the below set and ``g`` to the rest, ``n_ei_candidates``
+    points are drawn from ``l`` and the one maximising ``l(x) / g(x)`` is suggested. Until
+    ``n_startup_trials`` trials have finished, parameters are sampled at random.
+
+    How the work is split between the sampler methods: the parameters that every finished
+    trial shares (the intersection search space) are all decided in one pass by
+    ``sample_relative`` — with one mixture per parameter (the default, *independent* TPE) or one
+    joint mixture (``multivariate=True``) — and parameters outside it (a branch of a
+    conditional space, a new parameter) by ``sample_independent`` with a one-parameter model.
+    With ``group=True`` the space is cut into groups of parameters that always occur together
+    and each group gets its own joint model, so conditional branches are modelled too.
+
+    The sampler keeps numpy arrays of the finished trials per study and converts each trial
+    once, so a suggestion costs numpy work over the history and no Python pass over it.
+
+    Args:
+        consider_prior: Add a wide prior kernel (centre of the range, width of the range) to
+            every estimator.
+        prior_weight: Weight of the prior kernel relative to one observation (>= 0); also the
+            smoothing of categorical kernels.
+        consider_magic_clip: Keep kernel widths at least ``range / min(100, 1 + kernels)``.
+        consider_endpoints: Let the first and last observation's width reach to the bounds.
+        n_startup_trials: Random trials before the model is used.
+        n_ei_candidates: Candidates drawn from ``l`` per decision.
+        gamma: ``gamma(n)`` is the number of good trials among ``n`` finished ones (default
+            10%, at most 25; with several objectives 10% without cap).
+        weights: ``weights(n)`` gives the weights of ``n`` observations in trial order.
+        seed: Seed; the same seed and history give the same suggestions, whatever the number
+            of workers (randomness is derived from the seed and the trial number).
+        multivariate: Model the intersection search space jointly instead of per parameter.
+        group: With ``multivariate``, model each group of co-occurring parameters jointly
+            (conditional spaces). Implies ``multivariate`` (with a warning if it is false).
+        warn_independent_sampling: Warn when ``multivariate`` has to sample a parameter on its
+            own (once per parameter).
+        constant_liar: Count RUNNING trials as bad, so parallel workers spread out instead of
+            suggesting the same point.
+        constraints_func: ``constraints_func(trial) -> sequence of floats`` (feasible when all
+            are <= 0), evaluated after each trial; constraints recorded with
+            ``trial.set_constraint`` are honoured either way. Infeasible trials rank after
+            feasible ones, by total violation.
+        categorical_distance_func: Parameter name -> ``distance(choice_a, choice_b)``; the
+            kernels of that categorical parameter then share mass with near choices.
+
+    Raises:
+        ValueError / TypeError: an argument of the wrong value or type (the message names it).
+
+    Example:
+        >>> import tunesmith
+        >>> sampler = tunesmith.samplers.TPESampler(seed=1)
+        >>> study = tunesmith.create_study(sampler=sampler)
+        >>> study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2) ** 2, n_trials=30)
+        >>> abs(study.best_params["x"] - 2) < 1
+        True
+    """
+
+    def __init__(
+        self,
+        *,
+        consider_prior: bool = True,
+        prior_weight: float = 1.0,
+        consider_magic_clip: bool = True,
+        consider_endpoints: bool = False,
+        n_startup_trials: int = 10,
+        n_ei_candidates: int = 24,
+        gamma: Callable[[int], int] = default_gamma,
+        weights: Callable[[int], np.ndarray] = default_weights,
+        seed: int | None = None,
+        multivariate: bool = False,
+        group: bool = False,
+        warn_independent_sampling: bool = True,
+        constant_liar: bool = False,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        categorical_distance_func: Mapping[str, Callable[[Any, Any], float]] | None = None,
+    ) -> None:
+        for name, v in (
+            ("consider_prior", consider_prior),
+            ("consider_magic_clip", consider_magic_clip),
+            ("consider_endpoints", consider_endpoints),
+            ("multivariate", multivariate),
+            ("group", group),
+            ("warn_independent_sampling", warn_independent_sampling),
+            ("constant_liar", constant_liar),
+        ):
+            if not isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"TPESampler: `{name}` must be a bool, got {name}={v!r}.")
+        if (
+            isinstance(prior_weight, bool)
+            or not isinstance(prior_weight, numbers.Real)
+            or not math.isfinite(prior_weight)
+            or prior_weight < 0
+        ):
+            raise ValueError(
+                f"TPESampler: `prior_weight` must be a finite number >= 0, "
+                f"got prior_weight={prior_weight!r}."
+            )
+        for name, v, least in (
+            ("n_startup_trials", n_startup_trials, 0),
+            ("n_ei_candidates", n_ei_candidates, 1),
+        ):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < least:
+                raise ValueError(
+                    f"TPESampler: `{name}` must be an integer >= {least}, got {name}={v!r}."
+                )
+        for name, f in (("gamma", gamma), ("weights", weights)):
+            if not callable(f):
+                raise TypeError(f"TPESampler: `{name}` must be callable, got {name}={f!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"TPESampler: `seed` must be an int or None, got seed={seed!r}.")
+        if constraints_func is not None and not callable(constraints_func):
+            raise TypeError(
+                "TPESampler: `constraints_func` must be callable or None, "
+                f"got constraints_func={constraints_func!r}."
+            )
+        if categorical_distance_func is not None:
+            if not isinstance(categorical_distance_func, Mapping) or not all(
+                isinstance(k, str) and callable(f) for k, f in categorical_distance_func.items()
+            ):
+                raise TypeError(
+                    "TPESampler: `categorical_distance_func` must map parameter names to "
+                    f"callables, got categorical_distance_func={categorical_distance_func!r}."
+                )
+        if group and not multivariate:
+            import warnings
+
+            warnings.warn(
+                "TPESampler: `group=True` needs `multivariate=True`; multivariate is turned on.",
+                UserWarning,
+                stacklevel=2,
+            )
+            multivariate = True
+
+        self._params = ParzenEstimatorParameters(
+            consider_prior=bool(consider_prior),
+            prior_weight=float(prior_weight),
+            consider_magic_clip=bool(consider_magic_clip),
+            consider_endpoints=bool(consider_endpoints),
+            categorical_distance_func=(
+                None if categorical_distance_func is None else dict(categorical_distance_func)
+            ),
+        )
+        self._n_startup_trials = int(n_startup_trials)
+        self._n_ei_candidates = int(n_ei_candidates)
+        self._gamma = gamma
+        self._weights = weights
+        self._seed = fresh_seed() if seed is None else int(seed)
+        self._random_sampler = RandomSampler(seed=derive_seed(self._seed, "tpe-startup"))
+        self._multivariate = bool(multivariate)
+        self._group = bool(group)
+        self._warn_independent_sampling = bool(warn_independent_sampling)
+        self._constant_liar = bool(constant_liar)
+        self._constraints_func = constraints_func
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._lock = threading.Lock()
+        self._stores: dict[tuple[int, int], ObservationStore] = {}
+        # The snapshot taken while inferring a trial's space, reused by sample_relative.
+        self._pending: dict[int, Snapshot] = {}
+        self._specs: dict[BaseDistribution, DimSpec] = {}
+        self._warned_missing_constraints = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for k in ("_lock", "_stores", "_pending", "_specs"):
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    def __repr__(self) -> str:
+        return (
+            f"TPESampler(multivariate={self._multivariate}, group={self._group}, "
+            f"constant_liar={self._constant_liar}, n_startup_trials={self._n_startup_trials})"
+        )
+
+    def reseed_rng(self) -> None:
+        self._seed = fresh_seed()
+        self._random_sampler = RandomSampler(seed=derive_seed(self._seed, "tpe-startup"))
+
+    # -- observations ------------------------------------------------------------------------
+    def _snapshot(self, study: Study) -> Snapshot:
+        storage = study._storage
+        key = (id(storage), study._study_id)
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None or store.storage is not storage:
+                if len(self._stores) >= 4:
+                    self._stores.pop(next(iter(self._stores)))
+                store = ObservationStore(storage, study._study_id, study.directions)
+                self._stores[key] = store
+        return store.sync(study._get_finished_trials(_FINISHED))
+
+    def _spec(self, dist: BaseDistribution) -> DimSpec:
+        spec = self._specs.get(dist)
+        if spec is None:
+            spec = DimSpec.of(dist)
+            if len(self._specs) < 4096:
+                self._specs[dist] = spec
+        return spec
+
+    # -- the sampler interface ---------------------------------------------------------------
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        snap = self._snapshot(study)
+        if self._group:
+            space = {k: d for g in snap.groups for k, d in g.items() if not d.single()}
+        else:
+            space = {k: d for k, d in snap.space.items() if not d.single()}
+        if space:
+            with self._lock:
+                if len(self._pending) > 256:
+                    self._pending.clear()
+                self._pending[trial._trial_id] = snap
+        return space
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        with self._lock:
+            snap = self._pending.pop(trial._trial_id, None)
+        if not search_space:
+            return {}
+        if snap is None:
+            snap = self._snapshot(study)
+        if snap.n < self._n_startup_trials:
+            return {}
+        if self._group:
+            subspaces = []
+            for g in snap.groups:
+                sub = {k: search_space[k] for k in g if k in search_space}
+                if sub:
+                    subspaces.append(sub)
+            covered = {k for s in subspaces for k in s}
+            rest = {k: d for k, d in search_space.items() if k not in covered}
+            if rest:
+                subspaces.append(rest)
+            return self._sample(study, trial, snap, subspaces, joint=True, salt="relative")
+        return self._sample(
+            study, trial, snap, [search_space], joint=self._multivariate, salt="relative"
+        )
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        snap = self._snapshot(study)
+        if snap.n < self._n_startup_trials:
+            return self._random_sampler.sample_independent(
+                study, trial, param_name, param_distribution
+            )
+        if self._multivariate and self._warn_independent_sampling and param_name in snap.columns:
+            warn_independent_sampling(
+                self,
+                param_name,
+                "it is outside the intersection search space; pass group=True to model "
+                "conditional parameters jointly",
+            )
+        out = self._sample(
+            study,
+            trial,
+            snap,
+            [{param_name: param_distribution}],
+            joint=False,
+            salt=("independent", param_name),
+        )
+        return out[param_name]
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._random_sampler.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        if self._constraints_func is not None:
+            process_constraints_after_trial(self._constraints_func, study, trial, state)
+        self._random_sampler.after_trial(study, trial, state, values)
+
+    # -- the model ---------------------------------------------------------------------------
+    def _call_gamma(self, n: int, n_objectives: int) -> int:
+        gamma = self._gamma
+        if gamma is default_gamma and n_objectives > 1:
+            gamma = default_gamma_multiobjective
+        k = gamma(n)
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+            raise ValueError(
+                f"TPESampler: `gamma` must return an integer >= 0, got gamma({n})={k!r}."
+            )
+        return int(k)
+
+    def _call_weights(self, n: int) -> np.ndarray:
+        if self._weights is default_weights:
+            return _default_weights_cached(n)
+        w = np.asarray(self._weights(n), dtype=float)[:n]
+        if w.shape != (n,) or np.any(w < 0) or not np.all(np.isfinite(w)) or (n and w.sum() <= 0):
+            raise ValueError(
+                f"TPESampler: `weights({n})` must return {n} finite, non-negative numbers "
+                f"that are not all zero, got {w!r}."
+            )
+        return w
+
+    def _running_rows(
+        self, study: Study, trial: FrozenTrial
+    ) -> list[FrozenTrial]:
+        running = study.get_trials(deepcopy=True, states=(TrialState.RUNNING,))
+        return [t for t in running if t._trial_id != trial._trial_id]
+
+    def _sample(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        snap: Snapshot,
+        spaces: list[dict[str, BaseDistribution]],
+        *,
+        joint: bool,
+        salt: object,
+    ) -> dict[str, Any]:
+        rng = trial_rng(self._seed, trial.number, "tpe", salt)
+        n = snap.n
+        number, state, loss = snap.number, snap.state, snap.loss
+        step, violation = snap.step, snap.violation
+        running: list[FrozenTrial] = []
+        if self._constant_liar:
+            running = self._running_rows(study, trial)
+        if running:
+            r = len(running)
+            number = np.concatenate([number, [t.number for t in running]])
+            state = np.concatenate([state, np.full(r, RUNNING, dtype=state.dtype)])
+            loss = np.concatenate([loss, np.zeros((r, loss.shape[1]))])
+            step = np.concatenate([step, np.zeros(r)])
+            violation = np.concatenate([violation, np.zeros(r)])
+        order = np.argsort(number, kind="stable")
+        state, loss, step = state[order], loss[order], step[order]
+        violation = self._violations(violation[order])
+
+        below = split(state, loss, step, violation, self._call_gamma(n, loss.shape[1]), rng)
+        mo_weights = None
+        if loss.shape[1] > 1:
+            mo_weights = mo_below_weights(state[below], loss[below], violation[below], rng)
+
+        out: dict[str, Any] = {}
+        for space in spaces:
+            names = list(space)
+            values, valid = self._param_matrix(snap, running, order, space)
+            result = self._decide(
+                [space[k] for k in names], names, values, valid, below, mo_weights, joint, rng
+            )
+            out.update(result)
+        return out
+
+    def _violations(self, v: np.ndarray) -> np.ndarray:
+        missing = np.isnan(v)
+        if not missing.any():
+            return v
+        if self._constraints_func is None:
+            return np.where(missing, 0.0, v)
+        # With a constraints function every finished trial should have constraint values; one
+        # without ranks last among the infeasible.
+        if not self._warned_missing_constraints and not np.all(missing):
+            import warnings
+
+            self._warned_missing_constraints = True
+            warnings.warn(
+                "TPESampler: some finished trials have no constraint values; they are treated "
+                "as the least feasible.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return np.where(missing, np.inf, v)
+
+    def _param_matrix(
+        self,
+        snap: Snapshot,
+        running: list[FrozenTrial],
+        order: np.ndarray,
+        space: dict[str, BaseDistribution],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, d)`` values (numeric, or choice index) and which rows hold a usable value."""
+        d = len(space)
+        n = snap.n
+        total = n + len(running)
+        values = np.full((total, d), np.nan)
+        for j, (name, dist) in enumerate(space.items()):
+            col = snap.columns.get(name)
+            if col is not None:
+                v = snap.values[:, col]
+                dists = snap.column_dists[col]
+                if len(dists) == 1 and dists[0] == dist:
+                    values[:n, j] = v
+                else:
+                    values[:n, j] = _recode(v, snap.codes[:, col], dists, dist)
+            for i, t in enumerate(running):
+                if name in t.params:
+                    values[n + i, j] = _value_for(t.params[name], t.distributions[name], dist)
+        values = values[order]
+        valid = ~np.isnan(values)
+        for j, dist in enumerate(space.values()):
+            if not isinstance(dist, CategoricalDistribution):
+                spec = self._spec(dist)
+                with np.errstate(invalid="ignore"):
+                    valid[:, j] &= (values[:, j] >= spec.low) & (values[:, j] <= spec.high)
+        return values, valid
+
+    def _obs_weights(self, valid: np.ndarray, mo: np.ndarray | None) -> np.ndarray:
+        """``(d, n)`` weights of the rows valid per dimension (columns of ``valid``)."""
+        n, d = valid.shape
+        out = np.zeros((d, n))
+        if mo is not None:
+            return np.where(valid.T, mo[None, :], 0.0)
+        if valid.all():
+            out[:] = self._call_weights(n)[None, :]
+            return out
+        for j in range(d):
+            mask = valid[:, j]
+            out[j, mask] = self._call_weights(int(mask.sum()))
+        return out
+
+    def _decide(
+        self,
+        dists: list[BaseDistribution],
+        names: list[str],
+        values: np.ndarray,
+        valid: np.ndarray,
+        below: np.ndarray,
+        mo_weights: np.ndarray | None,
+        joint: bool,
+        rng: np.random.Generator,
+    ) -> dict[str, Any]:
+        xb, vb = values[below], valid[below]
+        xa, va = values[~below], valid[~below]
+        if joint:
+            keep_b = vb.all(axis=1)
+            keep_a = va.all(axis=1)
+            xb, vb = xb[keep_b], vb[keep_b]
+            xa, va = xa[keep_a], va[keep_a]
+            if mo_weights is not None:
+                mo_weights = mo_weights[keep_b]
+        wb = self._obs_weights(vb, mo_weights)
+        wa = self._obs_weights(va, None)
+        specs = [self._spec(dist) for dist in dists]
+        num = [j for j, s in enumerate(specs) if not s.categorical]
+        cat = [j for j, s in enumerate(specs) if s.categorical]
+        C = self._n_ei_candidates
+        p = self._params
+
+        num_b = num_a = None
+        if num:
+            nspecs = [specs[j] for j in num]
+            num_b = NumericKernels(nspecs, xb[:, num].T, vb[:, num].T, wb[num], p)
+            num_a = NumericKernels(nspecs, xa[:, num].T, va[:, num].T, wa[num], p)
+        cat_b: list[CategoricalKernels] = []
+        cat_a: list[CategoricalKernels] = []
+        for j in cat:
+            dist_m = self._distance_matrix(names[j], dists[j])
+            mb, ma = vb[:, j], va[:, j]
+            cat_b.append(CategoricalKernels(specs[j], xb[mb, j], wb[j, mb], p, dist_m))
+            cat_a.append(CategoricalKernels(specs[j], xa[ma, j], wa[j, ma], p, dist_m))
+
+        result: dict[str, Any] = {}
+        if joint:
+            log_w = num_b.log_w[0] if num_b is not None else cat_b[0].log_weights()
+            kernel = _choose(np.exp(log_w)[None, :], rng, C)[0]
+            cand_num = None
+            if num_b is not None:
+                cand_num = num_b.sample(rng, np.broadcast_to(kernel, (len(num), C)))
+            cand_cat = []
+            for kb in cat_b:
+                rows = kb.kernel_rows()[kernel]
+                cand_cat.append(_choose(rows, rng, 1)[:, 0])
+            score = self._joint_log_pdf(num_b, cat_b, cand_num, cand_cat) - self._joint_log_pdf(
+                num_a, cat_a, cand_num, cand_cat
+            )
+            best = int(np.argmax(score))
+            if cand_num is not None:
+                for i, j in enumerate(num):
+                    result[names[j]] = _external(dists[j], cand_num[i, best])
+            for i, j in enumerate(cat):
+                result[names[j]] = dists[j].choices[int(cand_cat[i][best])]  # type: ignore[attr-defined]
+            return result
+
+        if num_b is not None and num_a is not None:
+            kernel = _choose(num_b.weights, rng, C)
+            cand = num_b.sample(rng, kernel)
+            score = num_b.log_pdf_per_dim(cand) - num_a.log_pdf_per_dim(cand)
+            best = np.argmax(score, axis=1)
+            picked = cand[np.arange(len(num)), best]
+            for i, j in enumerate(num):
+                result[names[j]] = _external(dists[j], picked[i])
+        for i, j in enumerate(cat):
+            pb, pa = cat_b[i].probs, cat_a[i].probs
+            cand_c = _choose(pb[None, :], rng, C)[0]
+            with np.errstate(divide="ignore"):
+                score_c = np.log(pb[cand_c]) - np.log(pa[cand_c])
+            result[names[j]] = dists[j].choices[int(cand_c[int(np.argmax(score_c))])]  # type: ignore[attr-defined]
+        return result
+
+    @staticmethod
+    def _joint_log_pdf(
+        num: NumericKernels | None,
+        cats: list[CategoricalKernels],
+        cand_num: np.ndarray | None,
+        cand_cat: list[np.ndarray],
+    ) -> np.ndarray:
+        total: np.ndarray | None = None
+        log_w: np.ndarray | None = None
+        if num is not None and cand_num is not None:
+            total = num.kernel_log_densities(cand_num).sum(axis=0)
+            log_w = num.log_w[0]
+        for kern, c in zip(cats, cand_cat):
+            with np.errstate(divide="ignore"):
+                part = np.log(kern.kernel_rows()[:, c]).T
+            total = part if total is None else total + part
+            if log_w is None:
+                log_w = kern.log_weights()
+        assert total is not None and log_w is not None
+        s = total + log_w[None, :]
+        m = np.max(s, axis=1, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        with np.errstate(divide="ignore"):
+            return np.log(np.sum(np.exp(s - m), axis=1)) + m[:, 0]
+
+    def _distance_matrix(self, name: str, dist: BaseDistribution) -> np.ndarray | None:
+        funcs = self._params.categorical_distance_func
+        if not funcs or name not in funcs:
+            return None
+        assert isinstance(dist, CategoricalDistribution)
+        f = funcs[name]
+        ch = dist.choices
+        try:
+            mat = np.array([[float(f(a, b)) for b in ch] for a in ch])
+        except Exception as exc:
+            raise ValueError(
+                f"TPESampler: `categorical_distance_func[{name!r}]` failed on the choices "
+                f"{list(ch)!r}: {exc!r}."
+            ) from exc
+        if np.any(mat < 0) or not np.all(np.isfinite(mat)):
+            raise ValueError(
+                f"TPESampler: `categorical_distance_func[{name!r}]` must return finite "
+                f"distances >= 0, got {mat.tolist()!r}."
+            )
+        return mat
+
+
+def _choose(probs: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` indices per row of ``probs`` (rows sum to 1), all rows in one searchsorted."""
+    rows, k = probs.shape
+    cum = np.cumsum(probs, axis=1)
+    cum /= cum[:, -1:]
+    cum[:, -1] = 1.0
+    offset = np.arange(rows, dtype=float)[:, None]
+    u = rng.random((rows, size))
+    idx = np.searchsorted((cum + offset).ravel(), (u + offset).ravel(), side="right")
+    idx = idx.reshape(rows, size) - (np.arange(rows) * k)[:, None]
+    return np.minimum(idx, k - 1)
+
+
+def _external(dist: BaseDistribution, v: float) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return dist.choices[int(v)]
+    if isinstance(dist, IntDistribution):
+        return int(round(v))
+    return float(v)
+
+
+def _value_for(value: Any, own: BaseDistribution, target: BaseDistribution) -> float:
+    """``value`` (recorded under ``own``) on ``target``'s axis, or NaN if it has no place."""
+    if isinstance(target, CategoricalDistribution):
+        try:
+            return target.to_internal_repr(value)
+        except ValueError:
+            return math.nan
+    if isinstance(own, CategoricalDistribution):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _recode(
+    v: np.ndarray, codes: np.ndarray, dists: list[BaseDistribution], target: BaseDistribution
+) -> np.ndarray:
+    """Cached values of one column, recorded under several distributions, on ``target``'s axis."""
+    out = np.full(len(v), np.nan)
+    for code, own in enumerate(dists):
+        mask = codes == code
+        if not mask.any():
+            continue
+        if isinstance(target, CategoricalDistribution):
+            if not isinstance(own, CategoricalDistribution):
+                continue
+            table = np.array([_value_for(c, own, target) for c in own.choices])
+            idx = v[mask].astype(np.intp)
+            out[mask] = table[idx]
+        elif not isinstance(own, CategoricalDistribution):
+            out[mask] = v[mask]
+    return out
