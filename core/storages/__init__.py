@@ -5,13 +5,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.exceptions import StorageURLError
 from tunesmith.storages._base import BaseHeartbeat, BaseStorage
+from tunesmith.storages._callbacks import (
+    RetryFailedTrialCallback,
+    RetryHeartbeatStaleTrialCallback,
+)
+from tunesmith.storages._heartbeat import fail_stale_trials
 from tunesmith.storages._in_memory import InMemoryStorage
 
-__all__ = ["BaseHeartbeat", "BaseStorage", "InMemoryStorage", "get_storage"]
+if TYPE_CHECKING:
+    from tunesmith.storages.journal import (
+        BaseJournalBackend,
+        BaseJournalSnapshot,
+        JournalFileBackend,
+        JournalRedisBackend,
+        JournalStorage,
+    )
+
+__all__ = [
+    "BaseHeartbeat",
+    "BaseJournalBackend",
+    "BaseJournalSnapshot",
+    "BaseStorage",
+    "InMemoryStorage",
+    "JournalFileBackend",
+    "JournalRedisBackend",
+    "JournalStorage",
+    "RetryFailedTrialCallback",
+    "RetryHeartbeatStaleTrialCallback",
+    "fail_stale_trials",
+    "get_storage",
+]
+
+# Loaded on first use (PEP 562), so `import tunesmith` stays light.
+_LAZY_JOURNAL = frozenset(
+    {
+        "BaseJournalBackend",
+        "BaseJournalSnapshot",
+        "JournalFileBackend",
+        "JournalRedisBackend",
+        "JournalStorage",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_JOURNAL:
+        from tunesmith.storages import journal
+
+        return getattr(journal, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
 

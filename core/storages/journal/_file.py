@@ -1,0 +1,427 @@
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+import json
+import os
+import random
+import socket
+import threading
+import time
+from typing import Any
+import uuid
+import warnings
+import zlib
+
+from tunesmith import logging as _logging
+from tunesmith.storages.journal._base import BaseJournalBackend, BaseJournalSnapshot
+
+_logger = _logging.get_logger(__name__)
+
+# One record per line: b"<payload length> <crc32 of payload, 8 hex digits> <JSON payload>\n".
+# JSON never contains a raw newline, so a line is a record; the length and checksum catch a
+# record that was torn (power loss mid-write), half-flushed (NFS), or overwritten with garbage.
+_CHUNK = 1 << 20
+_INDEX_EVERY = 1024  # remember the byte offset of every 1024th record, to seek instead of scan
+
+
+def _encode(log: dict[str, Any]) -> bytes:
+    payload = json.dumps(log, separators=(",", ":")).encode()
+    return b"%d %08x %s\n" % (len(payload), zlib.crc32(payload), payload)
+
+
+def _decode(line: bytes) -> dict[str, Any] | None:
+    """The record in ``line`` (without its newline), or ``None`` if it is damaged."""
+    try:
+        length, crc, payload = line.split(b" ", 2)
+        if int(length) != len(payload) or int(crc, 16) != zlib.crc32(payload):
+            return None
+        log = json.loads(payload)
+    except ValueError:  # also UnicodeDecodeError and json.JSONDecodeError
+        return None
+    return log if isinstance(log, dict) else None
+
+
+class BaseJournalFileLock(abc.ABC):
+    """A lock that serialises appends to a journal file across processes."""
+
+    @abc.abstractmethod
+    def acquire(self) -> bool:
+        """Block until the lock is held; return ``True``."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Release the lock."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class JournalFileOpenLock(BaseJournalFileLock):
+    """A lock file created with ``open(O_CREAT | O_EXCL)``: works on local disks and on NFS
+    (v3 and later), the default of :class:`JournalFileBackend`.
+
+    The lock is the file ``<filepath>.lock``; it holds the owner's host, pid and a random token.
+    A lock left behind by a crashed process is broken when its owner is a dead process on this
+    host, or when it is older than ``grace_period`` seconds (owners on other hosts; keep the
+    grace period well above the clock skew between hosts and above the longest append).
+
+    Args:
+        filepath: The journal file's path (the lock file is next to it).
+        grace_period: Seconds after which a lock is considered abandoned; ``None`` never breaks
+            a lock held from another host.
+    """
+
+    def __init__(self, filepath: str, grace_period: float | None = 30) -> None:
+        if grace_period is not None and (
+            isinstance(grace_period, bool)
+            or not isinstance(grace_period, (int, float))
+            or grace_period <= 0
+        ):
+            raise ValueError(
+                "JournalFileOpenLock: `grace_period` must be None or a number > 0, "
+                f"got grace_period={grace_period!r}."
+            )
+        self._lock_file = os.fspath(filepath) + ".lock"
+        self._grace_period = grace_period
+        self._host = socket.gethostname()
+        self._token = b""
+        self._mutex = threading.Lock()  # threads of this process queue here, not on the file
+
+    def acquire(self) -> bool:
+        self._mutex.acquire()
+        token = f"{self._host} {os.getpid()} {uuid.uuid4().hex}\n".encode()
+        delay = 0.0002
+        while True:
+            try:
+                fd = os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._break_if_stale()
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.02)
+                continue
+            except BaseException:
+                self._mutex.release()
+                raise
+            try:
+                os.write(fd, token)
+            finally:
+                os.close(fd)
+            self._token = token
+            return True
+
+    def release(self) -> None:
+        try:
+            try:
+                with open(self._lock_file, "rb") as f:
+                    held = f.read()
+            except FileNotFoundError:
+                held = b""
+            if held == self._token:
+                os.unlink(self._lock_file)
+            else:
+                _logger.warning(
+                    f"The journal lock {self._lock_file} was broken while this process held it "
+                    "(it held it longer than the grace period); raise `grace_period`."
+                )
+        finally:
+            self._token = b""
+            self._mutex.release()
+
+    def _is_stale(self, st: os.stat_result) -> bool:
+        if self._grace_period is not None and time.time() - st.st_mtime > self._grace_period:
+            return True
+        try:
+            with open(self._lock_file, "rb") as f:
+                host, pid, _ = f.read().split(b" ", 2)
+        except (OSError, ValueError):  # gone, or being written right now
+            return False
+        return host.decode(errors="replace") == self._host and not _pid_alive(int(pid))
+
+    def _break_if_stale(self) -> None:
+        try:
+            st = os.stat(self._lock_file)
+        except FileNotFoundError:
+            return
+        if not self._is_stale(st):
+            return
+        # Move the lock aside (atomic) and check we moved the stale one, not a lock another
+        # process took in between; put that one back.
+        aside = f"{self._lock_file}.stale.{uuid.uuid4().hex}"
+        try:
+            os.rename(self._lock_file, aside)
+        except FileNotFoundError:
+            return
+        try:
+            moved = os.stat(aside)
+            if (moved.st_ino, moved.st_mtime_ns) != (st.st_ino, st.st_mtime_ns):
+                try:
+                    os.link(aside, self._lock_file)
+                except OSError:
+                    pass
+            else:
+                _logger.warning(f"Broke the abandoned journal lock {self._lock_file}.")
+        finally:
+            os.unlink(aside)
+
+
+class JournalFileFlockLock(BaseJournalFileLock):
+    """An ``fcntl.flock`` lock on ``<filepath>.lock``: fast and released by the kernel when
+    its holder dies, but only reliable on local disks (not on NFS). POSIX only.
+
+    Args:
+        filepath: The journal file's path (the lock file is next to it).
+    """
+
+    def __init__(self, filepath: str) -> None:
+        try:
+            import fcntl  # noqa: F401
+        except ImportError:  # pragma: no cover - Windows
+            raise RuntimeError(
+                "JournalFileFlockLock needs fcntl (POSIX); use JournalFileOpenLock instead."
+            ) from None
+        self._lock_file = os.fspath(filepath) + ".lock"
+        self._mutex = threading.Lock()
+        self._fd = -1
+
+    def acquire(self) -> bool:
+        import fcntl
+
+        self._mutex.acquire()
+        try:
+            fd = os.open(self._lock_file, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+        except BaseException:
+            self._mutex.release()
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        import fcntl
+
+        fd, self._fd = self._fd, -1
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        finally:
+            self._mutex.release()
+
+
+class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
+    """A journal in one append-only file, shared by processes on one machine or over NFS.
+
+    Every record is one line with its length and CRC32, so a record torn by a crash or a
+    network file system is detected: it is skipped with a warning (once) and every record
+    before and after it is kept. An append after a torn tail starts on a new line, so new
+    records never merge with the garbage. A damaged line at the very end of the file is not
+    skipped until a good record follows it (it may be a record still being written).
+
+    Snapshots (see :class:`~tunesmith.storages.journal.BaseJournalSnapshot`) go to the side file
+    ``<file_path>.snapshot``, replaced atomically (write + rename); deleting it is always safe.
+
+    Args:
+        file_path: The journal file; created if missing.
+        lock_obj: The lock that serialises appends; default :class:`JournalFileOpenLock`
+            (works on NFS). :class:`JournalFileFlockLock` is faster on a local disk.
+        fsync: Flush every append to disk before releasing the lock (on by default: a power
+            loss then loses at most the record being written).
+
+    Example:
+        >>> import tempfile, tunesmith
+        >>> from tunesmith.storages import JournalFileBackend, JournalStorage
+        >>> path = tempfile.mkdtemp() + "/journal.log"
+        >>> storage = JournalStorage(JournalFileBackend(path))
+        >>> study = tunesmith.create_study(storage=storage, study_name="demo")
+        >>> study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+        >>> len(tunesmith.load_study(study_name="demo", storage=storage).trials)
+        3
+    """
+
+    def __init__(
+        self,
+        file_path: str | os.PathLike[str],
+        lock_obj: BaseJournalFileLock | None = None,
+        *,
+        fsync: bool = True,
+    ) -> None:
+        path = os.fspath(file_path)
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"JournalFileBackend: `file_path` must be a path, got {file_path!r}.")
+        if lock_obj is not None and not isinstance(lock_obj, BaseJournalFileLock):
+            raise TypeError(
+                "JournalFileBackend: `lock_obj` must be a BaseJournalFileLock such as "
+                f"JournalFileOpenLock(path), got lock_obj={lock_obj!r}."
+            )
+        self._path = path
+        self._lock = lock_obj if lock_obj is not None else JournalFileOpenLock(path)
+        self._fsync = bool(fsync)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644))
+        self._init_caches()
+
+    def _init_caches(self) -> None:
+        self._mutex = threading.Lock()
+        # log number -> a byte offset from which scanning finds that record next.
+        self._offsets: dict[int, int] = {0: 0}
+        self._last_record: tuple[int, int] | None = None  # (number, offset) of the last read
+        self._warned: set[int] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_path": self._path, "_lock": self._lock, "_fsync": self._fsync}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_caches()
+
+    @property
+    def file_path(self) -> str:
+        """The journal file's path."""
+        return self._path
+
+    # -- reading ------------------------------------------------------------------------------
+    def _start(self, log_number_from: int) -> tuple[int, int]:
+        with self._mutex:
+            best = max((n for n in self._offsets if n <= log_number_from), default=0)
+            return best, self._offsets.get(best, 0)
+
+    def _remember(self, number: int, offset: int) -> None:
+        with self._mutex:
+            self._offsets[number] = offset
+
+    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
+        number, offset = self._start(log_number_from)
+        # Opened on every read: NFS revalidates its cache on open (close-to-open consistency).
+        with open(self._path, "rb") as f:
+            f.seek(offset)
+            resume = offset  # where scanning must restart to find record `number`
+            bad: list[int] = []  # offsets of damaged lines not yet followed by a good record
+            buf = b""
+            buf_offset = offset
+            while True:
+                chunk = f.read(_CHUNK)
+                if not chunk:
+                    break
+                buf += chunk
+                start = 0
+                while True:
+                    end = buf.find(b"\n", start)
+                    if end < 0:
+                        break
+                    line_offset = buf_offset + start
+                    log = _decode(buf[start:end])
+                    start = end + 1
+                    if log is None:
+                        bad.append(line_offset)
+                        continue
+                    if bad:
+                        self._warn_damaged(bad)
+                        bad = []
+                    if number % _INDEX_EVERY == 0:
+                        self._remember(number, resume)
+                    resume = buf_offset + start
+                    self._last_record = (number, line_offset)
+                    number += 1
+                    if number > log_number_from:
+                        yield log
+                buf = buf[start:]
+                buf_offset += start
+            # A damaged line with no good record after it may still be being written: stop
+            # before it and look again next time.
+            self._remember(number, resume)
+
+    def _warn_damaged(self, offsets: list[int]) -> None:
+        for off in offsets:
+            if off in self._warned:
+                continue
+            self._warned.add(off)
+            warnings.warn(
+                f"Journal file {self._path!r}: the record at byte {off} is damaged (torn or "
+                "corrupted write); it is skipped, and the records before and after it are kept.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    # -- writing ------------------------------------------------------------------------------
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        data = b"".join(_encode(log) for log in logs)
+        self._lock.acquire()
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data  # end a torn last record so ours starts clean
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            self._lock.release()
+
+    # -- snapshots ----------------------------------------------------------------------------
+    @property
+    def _snapshot_path(self) -> str:
+        return self._path + ".snapshot"
+
+    def _first_line_crc(self) -> int:
+        with open(self._path, "rb") as f:
+            return zlib.crc32(f.readline(65536))
+
+    def save_snapshot(self, snapshot: bytes) -> None:
+        """Write ``snapshot`` to ``<file_path>.snapshot`` atomically (temporary file + rename),
+        with the position of the last record read so the next load can seek past the records
+        the snapshot covers."""
+        last = self._last_record
+        header = {
+            "version": 1,
+            "head_crc": self._first_line_crc(),
+            "last_record": list(last) if last is not None else None,
+        }
+        tmp = f"{self._snapshot_path}.tmp.{os.getpid()}.{uuid.uuid4().hex}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(json.dumps(header).encode() + b"\n" + snapshot)
+                f.flush()
+                if self._fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, self._snapshot_path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def load_snapshot(self) -> bytes | None:
+        try:
+            with open(self._snapshot_path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        head, _, snapshot = data.partition(b"\n")
+        try:
+            header = json.loads(head)
+            if header.get("head_crc") != self._first_line_crc():
+                return None  # the journal was replaced since: the snapshot is not its own
+            last = header.get("last_record")
+            if last is not None:
+                number, offset = int(last[0]), int(last[1])
+                if 0 <= offset < os.path.getsize(self._path):
+                    self._remember(number, offset)
+        except (ValueError, TypeError, AttributeError, IndexError):
+            return None
+        return snapshot
