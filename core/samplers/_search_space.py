@@ -27,12 +27,19 @@ class IntersectionSearchSpace:
         )
         self._space: dict[str, BaseDistribution] | None = None
         self._seen: set[int] = set()
-        self._study_id: int | None = None
+        # Study ids repeat across storages (every InMemoryStorage starts at 0), so the cache is
+        # keyed by the storage object too: one sampler is often reused for several studies.
+        self._study_key: tuple[object, int] | None = None
 
     def calculate(self, study: Study) -> dict[str, BaseDistribution]:
         """The intersection search space of ``study``'s finished trials, sorted by name."""
-        if self._study_id != study._study_id:
-            self._study_id, self._space, self._seen = study._study_id, None, set()
+        key = self._study_key
+        if key is None or key[0] is not study._storage or key[1] != study._study_id:
+            self._study_key, self._space, self._seen = (
+                (study._storage, study._study_id),
+                None,
+                set(),
+            )
         trials = study._get_finished_trials(self._states)
         space = self._space
         seen = self._seen
