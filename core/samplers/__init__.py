@@ -8,7 +8,8 @@ on first use through ``_LAZY``, so ``import tunesmith`` stays fast. To add a sam
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from tunesmith._lazy import lazy_getattr
 from tunesmith.samplers._base import BaseSampler
@@ -21,12 +22,16 @@ from tunesmith.samplers._search_space import IntersectionSearchSpace, intersecti
 if TYPE_CHECKING:
     from tunesmith.samplers._cmaes import CmaEsSampler
     from tunesmith.samplers._gp import GPSampler
+    from tunesmith.samplers._nsga2 import NSGAIISampler
+    from tunesmith.samplers._nsga3 import NSGAIIISampler
     from tunesmith.samplers._qmc import QMCSampler
     from tunesmith.samplers._tpe import TPESampler
 
 _LAZY: dict[str, str] = {
     "CmaEsSampler": "tunesmith.samplers._cmaes",
     "GPSampler": "tunesmith.samplers._gp",
+    "NSGAIISampler": "tunesmith.samplers._nsga2",
+    "NSGAIIISampler": "tunesmith.samplers._nsga3",
     "QMCSampler": "tunesmith.samplers._qmc",
     "TPESampler": "tunesmith.samplers._tpe",
 }
@@ -38,6 +43,8 @@ __all__ = [
     "GPSampler",
     "GridSampler",
     "IntersectionSearchSpace",
+    "NSGAIIISampler",
+    "NSGAIISampler",
     "PartialFixedSampler",
     "QMCSampler",
     "RandomSampler",
@@ -45,8 +52,16 @@ __all__ = [
     "intersection_search_space",
 ]
 
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+_lazy_attr = lazy_getattr(__name__, _LAZY, globals())
+# Submodules that are part of the public surface (``tunesmith.samplers.nsgaii.SBXCrossover``).
+_SUBMODULES = ("nsgaii",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    return _lazy_attr(name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
