@@ -44,9 +44,7 @@ class TrialFeed:
         self._last_number = -1
         self._pending: list[int] = []
 
-    def update(
-        self, trials: Sequence[FrozenTrial]
-    ) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
+    def update(self, trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
         """Read the study's current trial list.
 
         Returns:

@@ -223,4 +223,3 @@ class _Rungs:
 
 def _n_dominating(values: np.ndarray, value: np.ndarray) -> int:
     return int(((values <= value).all(axis=1) & (values < value).any(axis=1)).sum())
-

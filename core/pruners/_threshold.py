@@ -65,11 +65,7 @@ class ThresholdPruner(BasePruner):
         self._upper_arg = upper
         self._lower = _bounds("lower", lower, -math.inf)
         self._upper = _bounds("upper", upper, math.inf)
-        if (
-            len(self._lower) > 1
-            and len(self._upper) > 1
-            and len(self._lower) != len(self._upper)
-        ):
+        if len(self._lower) > 1 and len(self._upper) > 1 and len(self._lower) != len(self._upper):
             raise ValueError(
                 "ThresholdPruner: `lower` and `upper` must have one bound per objective each, "
                 f"got lower={lower!r}, upper={upper!r}."
@@ -106,10 +102,7 @@ class ThresholdPruner(BasePruner):
         n = len(values)
         lower = self._per_objective(self._lower, n, "lower")
         upper = self._per_objective(self._upper, n, "upper")
-        for v, lo, hi in zip(values, lower, upper):
-            if math.isnan(v) or v < lo or v > hi:
-                return True
-        return False
+        return any(math.isnan(v) or v < lo or v > hi for v, lo, hi in zip(values, lower, upper))
 
     @staticmethod
     def _per_objective(bounds: list[float], n: int, name: str) -> list[float]:

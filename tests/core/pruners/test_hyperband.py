@@ -27,7 +27,9 @@ def _pruner(**kwargs: Any) -> HyperbandPruner:
     ("min_resource", "max_resource", "eta", "n_brackets"),
     [(1, 27, 3, 4), (1, 100, 3, 5), (1, 243, 3, 6), (2, 7, 2, 2), (5, 5, 3, 1), (1, 26, 3, 3)],
 )
-def test_number_of_brackets(min_resource: int, max_resource: int, eta: int, n_brackets: int) -> None:
+def test_number_of_brackets(
+    min_resource: int, max_resource: int, eta: int, n_brackets: int
+) -> None:
     assert HyperbandPruner(min_resource, max_resource, eta).n_brackets == n_brackets
 
 

@@ -58,7 +58,9 @@ def test_median_maximize(value: float, expected: bool) -> None:
         ("maximize", [1.0, 2.0, 3.0, 4.0, 5.0], 4.5, False),
     ],
 )
-def test_percentile_by_hand(direction: str, peers: list[float], value: float, expected: bool) -> None:
+def test_percentile_by_hand(
+    direction: str, peers: list[float], value: float, expected: bool
+) -> None:
     study = make_study(PercentilePruner(25.0, n_startup_trials=1), direction=direction)
     add_flat(study, peers)
     assert live(study, {0: value}).should_prune() is expected
@@ -249,7 +251,11 @@ def test_several_objectives_percentile() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"percentile": -1.0}, ValueError, r"`percentile` must be in \[0, 100\], got percentile=-1"),
+        (
+            {"percentile": -1.0},
+            ValueError,
+            r"`percentile` must be in \[0, 100\], got percentile=-1",
+        ),
         ({"percentile": 100.5}, ValueError, "percentile=100.5"),
         ({"percentile": "50"}, TypeError, "`percentile` must be a number"),
         ({"percentile": 50, "n_startup_trials": -1}, ValueError, "n_startup_trials=-1"),
@@ -282,4 +288,6 @@ def test_repr() -> None:
 )
 def test_sorted_percentile_matches_numpy(values: list[float], q: float) -> None:
     a = np.sort(np.array(values))
-    assert _sorted_percentile(a, q) == pytest.approx(float(np.percentile(a, q)), rel=1e-12, abs=1e-9)
+    assert _sorted_percentile(a, q) == pytest.approx(
+        float(np.percentile(a, q)), rel=1e-12, abs=1e-9
+    )

@@ -189,9 +189,7 @@ def test_several_objectives_directions_and_running_trials() -> None:
 
 
 def test_several_objectives_nan_is_pruned() -> None:
-    study = make_study(
-        SuccessiveHalvingPruner(min_resource=1), directions=["minimize", "minimize"]
-    )
+    study = make_study(SuccessiveHalvingPruner(min_resource=1), directions=["minimize", "minimize"])
     assert live(study, {1: (math.nan, 1.0)}).should_prune() is True
 
 
