@@ -50,6 +50,7 @@ __all__ = [
     "RandomSampler",
     "TPESampler",
     "intersection_search_space",
+    "nsgaii",
 ]
 
 _lazy_attr = lazy_getattr(__name__, _LAZY, globals())
