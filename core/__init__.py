@@ -62,6 +62,7 @@ __all__ = [
     "storages",
     "study",
     "trial",
+    "version",
 ]
 
 _LAZY = {"integrations": "tunesmith.integrations"}

@@ -23,6 +23,22 @@ Names that Optuna users catch (``TrialPruned``, ``DuplicatedStudyError``, ``Stor
 
 from __future__ import annotations
 
+__all__ = [
+    "DuplicatedStudyError",
+    "ExperimentalWarning",
+    "IncompatibleDistributionError",
+    "MissingDependencyError",
+    "OptunaError",
+    "StorageInternalError",
+    "StorageURLError",
+    "StudyNotFoundError",
+    "TrialNotFoundError",
+    "TrialPruned",
+    "TunesmithDeprecationWarning",
+    "TunesmithError",
+    "UpdateFinishedTrialError",
+]
+
 
 class TunesmithError(Exception):
     """Base of every error tunesmith raises on purpose."""
