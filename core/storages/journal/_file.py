@@ -95,6 +95,15 @@ class JournalFileOpenLock(BaseJournalFileLock):
         self._token = b""
         self._mutex = threading.Lock()  # threads of this process queue here, not on the file
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_lock_file": self._lock_file, "_grace_period": self._grace_period}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._host = socket.gethostname()
+        self._token = b""
+        self._mutex = threading.Lock()
+
     def acquire(self) -> bool:
         self._mutex.acquire()
         token = f"{self._host} {os.getpid()} {uuid.uuid4().hex}\n".encode()
@@ -191,6 +200,14 @@ class JournalFileFlockLock(BaseJournalFileLock):
         self._mutex = threading.Lock()
         self._fd = -1
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_lock_file": self._lock_file}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._mutex = threading.Lock()
+        self._fd = -1
+
     def acquire(self) -> bool:
         import fcntl
 
@@ -272,9 +289,11 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
 
     def _init_caches(self) -> None:
         self._mutex = threading.Lock()
-        # log number -> a byte offset from which scanning finds that record next.
-        self._offsets: dict[int, int] = {0: 0}
-        self._last_record: tuple[int, int] | None = None  # (number, offset) of the last read
+        # Places to resume scanning, as (log number, byte offset from which scanning finds that
+        # record): every _INDEX_EVERY-th record, where the last read stopped, the last record.
+        self._index: dict[int, int] = {0: 0}
+        self._tail = (0, 0)
+        self._last_record: tuple[int, int] | None = None
         self._warned: set[int] = set()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -292,12 +311,14 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
     # -- reading ------------------------------------------------------------------------------
     def _start(self, log_number_from: int) -> tuple[int, int]:
         with self._mutex:
-            best = max((n for n in self._offsets if n <= log_number_from), default=0)
-            return best, self._offsets.get(best, 0)
-
-    def _remember(self, number: int, offset: int) -> None:
-        with self._mutex:
-            self._offsets[number] = offset
+            k = log_number_from - log_number_from % _INDEX_EVERY
+            while k not in self._index:
+                k -= _INDEX_EVERY
+            best = (k, self._index[k])
+            for cand in (self._tail, self._last_record):
+                if cand is not None and best[0] < cand[0] <= log_number_from:
+                    best = cand
+            return best
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         number, offset = self._start(log_number_from)
@@ -328,7 +349,7 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
                         self._warn_damaged(bad)
                         bad = []
                     if number % _INDEX_EVERY == 0:
-                        self._remember(number, resume)
+                        self._index[number] = resume
                     resume = buf_offset + start
                     self._last_record = (number, line_offset)
                     number += 1
@@ -338,7 +359,9 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
                 buf_offset += start
             # A damaged line with no good record after it may still be being written: stop
             # before it and look again next time.
-            self._remember(number, resume)
+            with self._mutex:
+                if number >= self._tail[0]:
+                    self._tail = (number, resume)
 
     def _warn_damaged(self, offsets: list[int]) -> None:
         for off in offsets:
@@ -421,7 +444,8 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
             if last is not None:
                 number, offset = int(last[0]), int(last[1])
                 if 0 <= offset < os.path.getsize(self._path):
-                    self._remember(number, offset)
+                    with self._mutex:
+                        self._last_record = (number, offset)
         except (ValueError, TypeError, AttributeError, IndexError):
             return None
         return snapshot

@@ -87,6 +87,16 @@ class JournalRedisBackend(BaseJournalBackend, BaseJournalSnapshot):
                 self._logs_key, *(json.dumps(log, separators=(",", ":")) for log in logs)
             )
 
+    def _append_and_read(
+        self, logs: list[dict[str, Any]], log_number_from: int
+    ) -> list[dict[str, Any]]:
+        """Append ``logs`` and read every log from ``log_number_from`` in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.rpush(self._logs_key, *(json.dumps(log, separators=(",", ":")) for log in logs))
+        pipe.lrange(self._logs_key, log_number_from, -1)
+        _, items = pipe.execute()
+        return [json.loads(item) for item in items]
+
     def save_snapshot(self, snapshot: bytes) -> None:
         self._redis.set(self._snapshot_key, snapshot)
 

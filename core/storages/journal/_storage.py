@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 import json
 from numbers import Real
 import os
@@ -183,11 +183,13 @@ class JournalStorage(BaseStorage, BaseHeartbeat):
         self._setup()
 
     # -- replay -------------------------------------------------------------------------------
-    def _sync(self) -> None:
+    def _sync(self, logs: Iterable[dict[str, Any]] | None = None) -> None:
         """Replay the logs appended since the last sync (call with the lock held)."""
         state = self._state
         mine = self._worker
-        for log in self._backend.read_logs(self._log_number):
+        if logs is None:
+            logs = self._backend.read_logs(self._log_number)
+        for log in logs:
             try:
                 result, error = state.apply(log), None
             except Exception as exc:  # a refused operation changes nothing
@@ -212,8 +214,12 @@ class JournalStorage(BaseStorage, BaseHeartbeat):
             seq = self._seq
             op["w"] = self._worker
             op["s"] = seq
-            self._backend.append_logs([op])
-            self._sync()
+            append_and_read = getattr(self._backend, "_append_and_read", None)
+            if append_and_read is not None:  # one round trip instead of two (Redis)
+                self._sync(append_and_read([op], self._log_number))
+            else:
+                self._backend.append_logs([op])
+                self._sync()
             deadline = None
             while seq not in self._outcomes:
                 # The backend has not shown our own append yet (a lagging network file system).
