@@ -105,8 +105,20 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _on_grid(v: float, low: float, step: float) -> bool:
+    """Whether ``v`` is ``low + k * step`` for an integer ``k``, up to float rounding (whose
+    error in ``k`` grows with the magnitude of the values over ``step``)."""
+    k = (v - low) / step
+    tol = max(1e-8, 1e-12 * max(abs(v), abs(low)) / step)
+    return abs(k - round(k)) <= tol
+
+
 def _adjusted_high(low: float, high: float, step: float) -> float:
     """``high`` moved down onto the grid ``low + k * step`` (decimal arithmetic avoids 0.30000004)."""
+    if _on_grid(high, low, step):
+        # On the grid up to float rounding: keep `high` as given, so that adjusting twice
+        # (after a JSON round trip, say) changes nothing.
+        return high
     d_low, d_high, d_step = (decimal.Decimal(str(x)) for x in (low, high, step))
     n = (d_high - d_low) // d_step
     return float(d_low + n * d_step)
@@ -190,8 +202,7 @@ class FloatDistribution(BaseDistribution):
             return False
         if self.step is None:
             return True
-        k = (v - self.low) / self.step
-        return abs(k - round(k)) < 1e-8
+        return _on_grid(v, self.low, self.step)
 
     def _asdict(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high, "log": self.log, "step": self.step}

@@ -40,7 +40,7 @@ from tunesmith.exceptions import IncompatibleDistributionError
     ],
 )
 def test_float_distribution_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match="^FloatDistribution: ") as info:
+    with pytest.raises(ValueError, match=r"^FloatDistribution: ") as info:
         FloatDistribution(**kwargs)
     assert message in str(info.value)
 
@@ -58,7 +58,7 @@ def test_float_distribution_rejects_bad_arguments(kwargs: dict[str, Any], messag
     ],
 )
 def test_int_distribution_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match="^IntDistribution: ") as info:
+    with pytest.raises(ValueError, match=r"^IntDistribution: ") as info:
         IntDistribution(**kwargs)
     assert message in str(info.value)
 
@@ -77,7 +77,7 @@ def test_int_distribution_rejects_bad_arguments(kwargs: dict[str, Any], message:
     ],
 )
 def test_categorical_distribution_rejects_bad_choices(choices: Any, message: str) -> None:
-    with pytest.raises(ValueError, match="^CategoricalDistribution: ") as info:
+    with pytest.raises(ValueError, match=r"^CategoricalDistribution: ") as info:
         CategoricalDistribution(choices)
     assert message in str(info.value)
 
@@ -171,7 +171,9 @@ def test_equality_and_hash() -> None:
     assert CategoricalDistribution([1, 2]) != CategoricalDistribution([2, 1])
     assert CategoricalDistribution([1, True]) != CategoricalDistribution([1, 1])
     assert len({FloatDistribution(0, 1), FloatDistribution(0.0, 1.0), IntDistribution(0, 1)}) == 2
-    assert repr(IntDistribution(0, 4, step=2)) == "IntDistribution(low=0, high=4, log=False, step=2)"
+    assert (
+        repr(IntDistribution(0, 4, step=2)) == "IntDistribution(low=0, high=4, log=False, step=2)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -200,9 +202,7 @@ def test_json_reads_optuna_legacy_names() -> None:
         return json_to_distribution(json.dumps({"name": name, "attributes": attrs}))
 
     assert load("UniformDistribution", low=0, high=1) == FloatDistribution(0, 1)
-    assert load("LogUniformDistribution", low=1e-3, high=1) == FloatDistribution(
-        1e-3, 1, log=True
-    )
+    assert load("LogUniformDistribution", low=1e-3, high=1) == FloatDistribution(1e-3, 1, log=True)
     assert load("DiscreteUniformDistribution", low=0, high=1, q=0.25) == FloatDistribution(
         0, 1, step=0.25
     )
@@ -232,7 +232,9 @@ def test_json_to_distribution_validates_attributes() -> None:
 def test_compatibility_allows_moving_numeric_bounds() -> None:
     check_distribution_compatibility(FloatDistribution(0, 1), FloatDistribution(-5, 5, log=False))
     check_distribution_compatibility(IntDistribution(0, 1), IntDistribution(0, 100, step=10))
-    check_distribution_compatibility(CategoricalDistribution(["a", 1]), CategoricalDistribution(("a", 1)))
+    check_distribution_compatibility(
+        CategoricalDistribution(["a", 1]), CategoricalDistribution(("a", 1))
+    )
 
 
 def test_compatibility_rejects_another_kind_with_the_name() -> None:

@@ -73,5 +73,5 @@ def test_log_int_and_single_values() -> None:
 
 def test_a_continuous_parameter_raises_a_clear_error() -> None:
     study = tunesmith.create_study(sampler=BruteForceSampler(seed=0))
-    with pytest.raises(ValueError, match="parameter 'x' is a continuous .*give it a `step`"):
+    with pytest.raises(ValueError, match=r"parameter 'x' is a continuous .*give it a `step`"):
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)

@@ -93,7 +93,9 @@ def test_enqueued_trials_keep_their_params() -> None:
 
 def test_a_parameter_missing_from_the_grid_fails_the_trial_with_a_clear_error() -> None:
     study = tunesmith.create_study(sampler=GridSampler({"x": [0, 1]}, seed=0))
-    with pytest.raises(ValueError, match="suggested 'z', which is not in the grid's `search_space`"):
+    with pytest.raises(
+        ValueError, match="suggested 'z', which is not in the grid's `search_space`"
+    ):
         study.optimize(lambda t: t.suggest_float("z", 0, 1), n_trials=1)
     assert study.trials[0].state is TrialState.FAIL
 

@@ -25,9 +25,7 @@ def test_fixed_params_are_pinned_and_the_rest_sampled() -> None:
 
 
 def test_the_free_params_match_the_base_sampler_alone() -> None:
-    fixed = tunesmith.create_study(
-        sampler=PartialFixedSampler({"y": 3}, RandomSampler(seed=4))
-    )
+    fixed = tunesmith.create_study(sampler=PartialFixedSampler({"y": 3}, RandomSampler(seed=4)))
     free = tunesmith.create_study(sampler=RandomSampler(seed=4))
     fixed.optimize(_objective, n_trials=5)
     free.optimize(_objective, n_trials=5)

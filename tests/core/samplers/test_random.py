@@ -117,14 +117,20 @@ def _spaces(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         lo, hi = sorted((draw(st.integers(1, 10**6)), draw(st.integers(1, 10**6))))
         return kind, {"low": lo, "high": hi, "log": True}
     choices = draw(
-        st.lists(st.one_of(st.integers(), st.text(max_size=3), st.none(), st.booleans()), min_size=1, max_size=6)
+        st.lists(
+            st.one_of(st.integers(), st.text(max_size=3), st.none(), st.booleans()),
+            min_size=1,
+            max_size=6,
+        )
     )
     return kind, {"choices": choices}
 
 
 @settings(max_examples=80, deadline=None)
 @given(_spaces(), st.integers(0, 2**32))
-def test_suggested_values_lie_in_the_distribution(space: tuple[str, dict[str, Any]], seed: int) -> None:
+def test_suggested_values_lie_in_the_distribution(
+    space: tuple[str, dict[str, Any]], seed: int
+) -> None:
     kind, kw = space
     study = tunesmith.create_study(sampler=RandomSampler(seed=seed))
     trial = study.ask()

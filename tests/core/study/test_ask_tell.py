@@ -134,7 +134,7 @@ def test_telling_a_finished_trial_raises_unless_skipped() -> None:
     study = _study()
     trial = study.ask()
     study.tell(trial, 1.0)
-    with pytest.raises(UpdateFinishedTrialError, match="already COMPLETE.*skip_if_finished"):
+    with pytest.raises(UpdateFinishedTrialError, match=r"already COMPLETE.*skip_if_finished"):
         study.tell(trial, 2.0)
     with pytest.raises(UpdateFinishedTrialError):
         study.tell(0, 2.0)

@@ -94,7 +94,10 @@ def test_timeout_zero_starts_no_trial() -> None:
         ({"n_trials": True}, "got n_trials=True"),
         ({"timeout": -1}, "`timeout` must be a non-negative number of seconds or None"),
         ({"timeout": "10"}, "got timeout='10'"),
-        ({"n_trials": 1, "n_jobs": 0}, "`n_jobs` must be a positive integer or -1 .all CPUs., got n_jobs=0"),
+        (
+            {"n_trials": 1, "n_jobs": 0},
+            "`n_jobs` must be a positive integer or -1 .all CPUs., got n_jobs=0",
+        ),
         ({"n_trials": 1, "n_jobs": -2}, "got n_jobs=-2"),
         ({"n_trials": 1, "n_jobs": 1.5}, "got n_jobs=1.5"),
     ],
@@ -258,7 +261,9 @@ def test_callbacks_run_for_caught_failures_too() -> None:
     def objective(trial: Trial) -> float:
         raise RuntimeError("x")
 
-    study.optimize(objective, n_trials=2, catch=(RuntimeError,), callbacks=[lambda s, t: seen.append(t.state)])
+    study.optimize(
+        objective, n_trials=2, catch=(RuntimeError,), callbacks=[lambda s, t: seen.append(t.state)]
+    )
     assert seen == [TrialState.FAIL, TrialState.FAIL]
 
 

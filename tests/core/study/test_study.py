@@ -46,7 +46,10 @@ def test_create_study_defaults() -> None:
     assert study.study_name.startswith("no-name-")
     assert isinstance(study.sampler, RandomSampler)
     assert study.trials == [] and study.user_attrs == {}
-    assert repr(study) == f"Study(study_name={study.study_name!r}, directions=[StudyDirection.MINIMIZE])"
+    assert (
+        repr(study)
+        == f"Study(study_name={study.study_name!r}, directions=[StudyDirection.MINIMIZE])"
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,7 +86,7 @@ def test_create_study_rejects_bad_directions(kwargs: dict[str, Any], message: st
 
 def test_direction_of_a_multi_objective_study_raises() -> None:
     study = _study(directions=["minimize", "maximize"])
-    with pytest.raises(RuntimeError, match="use `study.directions`"):
+    with pytest.raises(RuntimeError, match=r"use `study\.directions`"):
         _ = study.direction
 
 
@@ -106,7 +109,9 @@ def test_load_study() -> None:
     assert loaded.best_value == 3.0
     assert tunesmith.load_study(study_name=None, storage=storage).study_name == "one"
     sampler = RandomSampler(seed=1)
-    assert tunesmith.load_study(study_name="one", storage=storage, sampler=sampler).sampler is sampler
+    assert (
+        tunesmith.load_study(study_name="one", storage=storage, sampler=sampler).sampler is sampler
+    )
     with pytest.raises(StudyNotFoundError, match="study_name='two'") as info:
         tunesmith.load_study(study_name="two", storage=storage)
     assert isinstance(info.value, KeyError)
@@ -142,7 +147,9 @@ def test_copy_study_copies_attrs_and_finished_trials() -> None:
     assert [t.params for t in copied[:4]] == [t.params for t in src.trials[:4]]
     assert [t.values for t in copied[:4]] == [t.values for t in src.trials[:4]]
     with pytest.raises(DuplicatedStudyError):
-        tunesmith.copy_study(from_study_name="src", from_storage=src_storage, to_storage=dst_storage)
+        tunesmith.copy_study(
+            from_study_name="src", from_storage=src_storage, to_storage=dst_storage
+        )
     tunesmith.copy_study(
         from_study_name="src", from_storage=src_storage, to_storage=src_storage, to_study_name="c"
     )
@@ -256,7 +263,7 @@ def test_best_trial_ignores_infeasible_trials() -> None:
 
 def test_best_trial_is_for_one_objective() -> None:
     study = _study(directions=["minimize", "minimize"])
-    with pytest.raises(RuntimeError, match="use `study.best_trials`"):
+    with pytest.raises(RuntimeError, match=r"use `study\.best_trials`"):
         _ = study.best_trial
 
 

@@ -46,7 +46,9 @@ def test_params_only_lists_what_was_suggested() -> None:
 
 def test_a_missing_parameter_raises_naming_it() -> None:
     t = FixedTrial({"x": 1.0})
-    with pytest.raises(ValueError, match=r"suggested 'y', which is not in `params` \(it has \['x'\]\)"):
+    with pytest.raises(
+        ValueError, match=r"suggested 'y', which is not in `params` \(it has \['x'\]\)"
+    ):
         t.suggest_float("y", 0, 1)
 
 

@@ -20,7 +20,10 @@ def _stored_trial() -> FrozenTrial:
     study.add_trial(
         create_trial(
             params={"x": 2.0, "c": "b"},
-            distributions={"x": FloatDistribution(0, 10), "c": CategoricalDistribution(["a", "b", "c"])},
+            distributions={
+                "x": FloatDistribution(0, 10),
+                "c": CategoricalDistribution(["a", "b", "c"]),
+            },
             value=4.0,
             user_attrs={"tags": ["t"]},
             intermediate_values={0: 9.0, 4: 5.0},
@@ -45,9 +48,7 @@ def test_trial_state_values_and_is_finished() -> None:
 
 def test_create_trial_builds_a_complete_trial() -> None:
     before = datetime.datetime.now()
-    t = create_trial(
-        params={"x": 2.0}, distributions={"x": FloatDistribution(0, 10)}, value=4.0
-    )
+    t = create_trial(params={"x": 2.0}, distributions={"x": FloatDistribution(0, 10)}, value=4.0)
     assert t.state is TrialState.COMPLETE
     assert t.value == 4.0 and t.values == [4.0]
     assert t.params == {"x": 2.0}
@@ -60,7 +61,7 @@ def test_create_trial_builds_a_complete_trial() -> None:
 def test_create_trial_with_several_values_and_other_states() -> None:
     t = create_trial(values=[1.0, 2.0])
     assert t.values == [1.0, 2.0]
-    with pytest.raises(RuntimeError, match="use `trial.values`"):
+    with pytest.raises(RuntimeError, match=r"use `trial\.values`"):
         _ = t.value
     waiting = create_trial(state=TrialState.WAITING)
     assert waiting.datetime_start is None and waiting.datetime_complete is None

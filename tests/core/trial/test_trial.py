@@ -128,7 +128,9 @@ def test_another_trial_cannot_change_the_kind_of_a_parameter() -> None:
         (lambda t: t.suggest_categorical("c", [[1], [2]]), "of type list"),
     ],
 )
-def test_bad_suggest_arguments_raise_without_storing(trial: Trial, call: object, message: str) -> None:
+def test_bad_suggest_arguments_raise_without_storing(
+    trial: Trial, call: object, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         call(trial)  # type: ignore[operator]
     assert trial.params == {}
