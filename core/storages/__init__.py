@@ -17,6 +17,7 @@ from tunesmith.storages._heartbeat import fail_stale_trials
 from tunesmith.storages._in_memory import InMemoryStorage
 
 if TYPE_CHECKING:
+    from tunesmith.storages._rdb.storage import RDBStorage
     from tunesmith.storages.journal import (
         BaseJournalBackend,
         BaseJournalSnapshot,
@@ -34,6 +35,7 @@ __all__ = [
     "JournalFileBackend",
     "JournalRedisBackend",
     "JournalStorage",
+    "RDBStorage",
     "RetryFailedTrialCallback",
     "RetryHeartbeatStaleTrialCallback",
     "fail_stale_trials",
@@ -53,6 +55,10 @@ _LAZY_JOURNAL = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "RDBStorage":  # imports SQLAlchemy
+        from tunesmith.storages._rdb.storage import RDBStorage
+
+        return RDBStorage
     if name in _LAZY_JOURNAL:
         from tunesmith.storages import journal
 
@@ -88,7 +94,9 @@ def _from_url(url: str) -> BaseStorage:
     factory: Any = None
     if scheme in _RDB_SCHEMES:
         try:
-            from tunesmith.storages._rdb.storage import RDBStorage as factory
+            from tunesmith.storages._rdb.storage import RDBStorage
+
+            factory = RDBStorage
         except ImportError as exc:
             if getattr(exc, "name", "") and str(exc.name).startswith("tunesmith"):
                 raise StorageURLError(

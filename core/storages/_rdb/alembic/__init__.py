@@ -1,0 +1,1 @@
+"""Alembic environment of the RDB storage's schema (``tunesmith storage upgrade`` runs it)."""

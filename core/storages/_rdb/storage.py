@@ -1,0 +1,1185 @@
+"""RDBStorage: studies in a relational database, shared by threads, processes and machines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Sequence
+import contextlib
+import copy
+import datetime
+import json
+import os
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+import uuid
+
+from tunesmith import logging as _logging
+from tunesmith._imports import require
+from tunesmith.distributions import (
+    check_distribution_compatibility,
+    distribution_to_json,
+    json_to_distribution,
+)
+from tunesmith.exceptions import (
+    DuplicatedStudyError,
+    StorageInternalError,
+    StorageURLError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+    UpdateFinishedTrialError,
+)
+from tunesmith.storages._base import DEFAULT_STUDY_NAME_PREFIX, BaseHeartbeat, BaseStorage
+from tunesmith.study._frozen import FrozenStudy
+from tunesmith.study._study_direction import StudyDirection
+from tunesmith.trial._frozen import FrozenTrial
+from tunesmith.trial._state import TrialState
+
+sa = require("sqlalchemy", extra="rdb", feature="RDBStorage")
+
+from tunesmith.storages._rdb import _models as m  # noqa: E402  (needs SQLAlchemy, checked above)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from tunesmith.distributions import BaseDistribution
+
+_logger = _logging.get_logger(__name__)
+_T = TypeVar("_T")
+
+_RUNNING = int(TrialState.RUNNING)
+_WAITING = int(TrialState.WAITING)
+_UNFINISHED = (_RUNNING, _WAITING)
+_STATES = {int(s): s for s in TrialState}
+_DIRECTIONS = {d.name: d for d in StudyDirection}
+# Above this many unfinished trials, a refresh re-reads from the oldest unfinished number on
+# instead of listing every number in the query.
+_MAX_IN_LIST = 500
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+_DRIVERS = {"psycopg": ("psycopg", "postgresql"), "pymysql": ("pymysql", "mysql")}
+
+
+def _normalize_url(url: str) -> str:
+    """Map plain ``postgresql://`` / ``mysql://`` URLs to the drivers tunesmith installs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme:
+        raise StorageURLError(
+            f"RDBStorage: `url` must be a database URL such as sqlite:///study.db, got url={url!r}."
+        )
+    scheme = scheme.lower()
+    scheme = _SCHEMES.get(scheme, scheme)
+    driver = scheme.partition("+")[2]
+    if driver in _DRIVERS:
+        module, extra = _DRIVERS[driver]
+        require(module, extra=extra, feature=f"RDBStorage with a {scheme.split('+')[0]} URL")
+    return f"{scheme}://{rest}"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether a database error is worth retrying: lock contention, deadlocks, serialisation
+    failures and dropped connections; not constraint violations or SQL errors."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    orig = getattr(exc, "orig", exc)
+    msg = str(orig).lower()
+    if "database is locked" in msg or "database is busy" in msg or "table is locked" in msg:
+        return True  # SQLite
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in (1205, 1213, 2006, 2013):
+        return True  # MySQL: lock wait timeout, deadlock, server gone away, lost connection
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(sqlstate, str):
+        # PostgreSQL: serialization failure, deadlock, connection exceptions, shutdown.
+        return sqlstate in ("40001", "40P01", "57P01", "57P02", "57P03") or sqlstate.startswith(
+            "08"
+        )
+    return False
+
+
+def _dumps_values(values: Sequence[float]) -> str:
+    return json.dumps([float(v) for v in values])
+
+
+def _dumps_intermediate(value: float | Sequence[float]) -> str:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return json.dumps([float(v) for v in value])
+    return json.dumps(float(value))
+
+
+def _loads_intermediate(text: str) -> float | tuple[float, ...]:
+    v = json.loads(text)
+    return tuple(v) if isinstance(v, list) else float(v)
+
+
+def _finished_error(number: int, state: TrialState) -> UpdateFinishedTrialError:
+    return UpdateFinishedTrialError(
+        f"Trial #{number} is already finished ({state.name}); a finished trial cannot be changed."
+    )
+
+
+class _Children:
+    """Parameters, attributes and intermediate values of some trials, by trial id."""
+
+    __slots__ = ("ivs", "params", "sattrs", "uattrs")
+
+    def __init__(self) -> None:
+        self.params: dict[int, list[tuple[int, str, float, str]]] = {}
+        self.uattrs: dict[int, dict[str, Any]] = {}
+        self.sattrs: dict[int, dict[str, Any]] = {}
+        self.ivs: dict[int, dict[int, Any]] = {}
+
+
+class _StudyCache:
+    """What this storage object knows of one study's trials.
+
+    ``trials[i]`` is trial number ``i``; the list always holds a contiguous prefix of the
+    study's trials, because numbers are allocated and trials inserted in one transaction under
+    the study's row lock, so a trial is never visible before every lower-numbered one. Finished
+    trials are sealed and never re-read; unfinished ones are re-read on every refresh.
+    """
+
+    __slots__ = ("best", "dists", "lock", "trials", "unfinished")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.trials: list[FrozenTrial] = []
+        self.unfinished: set[int] = set()
+        self.best: FrozenTrial | None = None
+        self.dists: dict[str, BaseDistribution] = {}
+
+
+class RDBStorage(BaseStorage, BaseHeartbeat):
+    """Studies in SQLite, PostgreSQL or MySQL/MariaDB, through SQLAlchemy 2.
+
+    Many threads, processes and machines may share one study: trial numbers are allocated
+    atomically per study; every change is one small transaction; a trial is finished by a
+    conditional update, so two workers finishing the same trial cannot both succeed; transient
+    errors ("database is locked", deadlocks, serialisation failures, dropped connections) are
+    retried with exponential backoff and jitter. Finished trials are cached in this object (they
+    never change) and each read fetches only the trials that changed since the last one.
+
+    SQLite databases run in WAL mode (readers never wait for the writer) with
+    ``synchronous=NORMAL``: a power cut may lose the last transactions, never corrupt the file.
+
+    Args:
+        url: A SQLAlchemy URL: ``sqlite:///study.db``, ``postgresql://user@host/db`` (uses
+            psycopg 3), ``mysql://user@host/db`` (uses PyMySQL), or one naming its driver.
+        engine_kwargs: Extra keyword arguments of ``sqlalchemy.create_engine``.
+        skip_compatibility_check: Do not check the schema revision of the database (the CLI's
+            ``storage upgrade`` uses this to open an out-of-date database).
+        heartbeat_interval: Seconds between heartbeats of each RUNNING trial; ``None`` (the
+            default) turns heartbeats off.
+        grace_period: Seconds without a heartbeat after which a RUNNING trial counts as stale
+            (and is failed by the next worker); defaults to twice ``heartbeat_interval``.
+        failed_trial_callback: Called as ``callback(study, trial)`` on each trial failed
+            because its heartbeat stopped, e.g. :class:`RetryFailedTrialCallback`.
+
+    Raises:
+        RuntimeError: the database's schema is older than this tunesmith's (run
+            ``tunesmith storage upgrade --storage URL``) or newer.
+
+    Example:
+        >>> import tunesmith, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "example.db")
+        >>> storage = tunesmith.storages.RDBStorage(f"sqlite:///{path}")
+        >>> study = tunesmith.create_study(storage=storage, study_name="demo")
+        >>> study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=5)
+        >>> len(tunesmith.load_study(study_name="demo", storage=f"sqlite:///{path}").trials)
+        5
+    """
+
+    def __init__(
+        self,
+        url: str,
+        engine_kwargs: dict[str, Any] | None = None,
+        skip_compatibility_check: bool = False,
+        *,
+        heartbeat_interval: float | None = None,
+        grace_period: float | None = None,
+        failed_trial_callback: Callable[..., None] | None = None,
+        max_retries: int = 12,
+    ) -> None:
+        if not isinstance(url, str):
+            raise TypeError(
+                f"RDBStorage: `url` must be a string, got url={url!r} of type {type(url).__name__}."
+            )
+        if heartbeat_interval is not None and not heartbeat_interval > 0:
+            raise ValueError(
+                "RDBStorage: `heartbeat_interval` must be > 0 (or None to turn heartbeats off), "
+                f"got heartbeat_interval={heartbeat_interval!r}."
+            )
+        if grace_period is not None:
+            if heartbeat_interval is None:
+                raise ValueError(
+                    "RDBStorage: `grace_period` needs `heartbeat_interval`; got "
+                    f"grace_period={grace_period!r} with heartbeat_interval=None."
+                )
+            if not grace_period > 0:
+                raise ValueError(
+                    f"RDBStorage: `grace_period` must be > 0, got grace_period={grace_period!r}."
+                )
+        if max_retries < 0:
+            raise ValueError(f"RDBStorage: `max_retries` must be >= 0, got {max_retries=}.")
+        self.url = url
+        self.engine_kwargs = dict(engine_kwargs or {})
+        self.skip_compatibility_check = skip_compatibility_check
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = (
+            grace_period
+            if grace_period is not None or heartbeat_interval is None
+            else 2 * heartbeat_interval
+        )
+        self.failed_trial_callback = failed_trial_callback
+        self.max_retries = max_retries
+        self._setup()
+        if not skip_compatibility_check:
+            self._check_schema()
+
+    def _setup(self) -> None:
+        self._url = _normalize_url(self.url)
+        self._lock = threading.RLock()
+        self._caches: dict[int, _StudyCache] = {}
+        self._directions: dict[int, list[StudyDirection]] = {}
+        self._finished: dict[int, FrozenTrial] = {}
+        self._trial_study: dict[int, int] = {}
+        self._dist_cache: dict[str, BaseDistribution] = {}
+        self._pid = os.getpid()
+        self._engine = self._create_engine()
+        self._write_engine = self._engine.execution_options(tunesmith_write=True)
+
+    def _create_engine(self) -> Engine:
+        kwargs = dict(self.engine_kwargs)
+        url = sa.engine.make_url(self._url)
+        backend = url.get_backend_name()
+        self._serial: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if backend == "sqlite":
+            memory = url.database in (None, "", ":memory:")
+            connect_args = dict(kwargs.get("connect_args", {}))
+            connect_args.setdefault("check_same_thread", False)
+            connect_args.setdefault("timeout", 10.0)
+            kwargs["connect_args"] = connect_args
+            if memory:
+                # One shared connection keeps the in-memory database alive; threads take turns.
+                kwargs.setdefault("poolclass", sa.pool.StaticPool)
+                self._serial = threading.RLock()
+        else:
+            kwargs.setdefault("pool_pre_ping", True)
+        if backend in ("mysql", "mariadb"):
+            # No gap locks on reads: fewer deadlocks, and each statement sees the latest commits.
+            kwargs.setdefault("isolation_level", "READ COMMITTED")
+        try:
+            engine = sa.create_engine(url, **kwargs)
+        except sa.exc.ArgumentError as exc:
+            raise StorageURLError(f"RDBStorage: cannot use url={self.url!r}: {exc}") from None
+        if backend == "sqlite":
+            _install_sqlite_hooks(engine, wal=not memory)
+        return engine
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "engine_kwargs": self.engine_kwargs,
+            "skip_compatibility_check": self.skip_compatibility_check,
+            "heartbeat_interval": self.heartbeat_interval,
+            "grace_period": self.grace_period,
+            "failed_trial_callback": self.failed_trial_callback,
+            "max_retries": self.max_retries,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def __repr__(self) -> str:
+        return f"RDBStorage({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- transactions -------------------------------------------------------------------------
+    def _run(self, fn: Callable[[Connection], _T], *, write: bool = False) -> _T:
+        """Run ``fn`` in one transaction; retry it on transient errors with backoff + jitter."""
+        if os.getpid() != self._pid:  # forked: never share the parent's pooled connections
+            self._engine.dispose(close=False)
+            self._pid = os.getpid()
+        engine = self._write_engine if write else self._engine
+        delay = 0.005
+        attempt = 0
+        while True:
+            try:
+                with self._serial, engine.begin() as conn:
+                    return fn(conn)
+            except sa.exc.DBAPIError as exc:
+                if isinstance(exc, sa.exc.IntegrityError) or not _is_transient(exc):
+                    raise
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise StorageInternalError(
+                        f"RDBStorage: the database kept failing with a transient error after "
+                        f"{attempt} attempts: {exc.orig!r}"
+                    ) from exc
+                _logger.debug(f"Retrying a transaction after a transient error: {exc.orig!r}")
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 1.0)
+
+    # -- schema -------------------------------------------------------------------------------
+    def get_current_version(self) -> str | None:
+        """The schema revision of the database (``None`` if it has no tunesmith schema)."""
+
+        def read(conn: Connection) -> str | None:
+            if not sa.inspect(conn).has_table(m.VERSION_TABLE):
+                return None
+            rows = conn.execute(sa.text(f"SELECT version_num FROM {m.VERSION_TABLE}")).all()
+            return str(rows[0][0]) if rows else None
+
+        return self._run(read)
+
+    @staticmethod
+    def get_head_version() -> str:
+        """The schema revision this version of tunesmith uses."""
+        return m.SCHEMA_HEAD
+
+    def _check_schema(self) -> None:
+        current = self.get_current_version()
+        if current is None:
+            has_tables = self._run(
+                lambda conn: any(
+                    t.startswith("ts_") and t != m.VERSION_TABLE
+                    for t in sa.inspect(conn).get_table_names()
+                )
+            )
+            if has_tables:
+                raise RuntimeError(
+                    f"RDBStorage: the database at {self!r} holds tunesmith tables but no schema "
+                    f"version (table {m.VERSION_TABLE!r}); it was not created by tunesmith's "
+                    "migrations. Use another database."
+                )
+            try:
+                self.upgrade()
+            except sa.exc.DBAPIError:
+                # Another process created the schema at the same moment: fine if it is current.
+                if self.get_current_version() != m.SCHEMA_HEAD:
+                    raise
+            return
+        if current == m.SCHEMA_HEAD:
+            return
+        if current in m.SCHEMA_HISTORY:
+            raise RuntimeError(
+                f"RDBStorage: the database's schema is at revision {current!r}, older than this "
+                f"tunesmith's {m.SCHEMA_HEAD!r}. Upgrade it (keeps every study) with:\n"
+                f"    tunesmith storage upgrade --storage {self.url}"
+            )
+        raise RuntimeError(
+            f"RDBStorage: the database's schema is at revision {current!r}, which this "
+            f"tunesmith does not know (it knows {', '.join(m.SCHEMA_HISTORY)}); it was written "
+            "by a newer tunesmith. Upgrade tunesmith: pip install -U tunesmith"
+        )
+
+    def upgrade(self) -> None:
+        """Bring the database's schema to this tunesmith's revision (creating it if absent).
+
+        Every study and trial is kept. The command line runs this as
+        ``tunesmith storage upgrade --storage URL``.
+        """
+        command = require("alembic.command", extra="rdb", feature="RDBStorage.upgrade()")
+        config_mod = require("alembic.config", extra="rdb", feature="RDBStorage.upgrade()")
+        here = os.path.dirname(os.path.abspath(__file__))
+        cfg = config_mod.Config(os.path.join(here, "alembic.ini"))
+        cfg.set_main_option("script_location", os.path.join(here, "alembic"))
+        with self._serial, self._write_engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    # -- studies ------------------------------------------------------------------------------
+    def create_new_study(
+        self, directions: Sequence[StudyDirection], study_name: str | None = None
+    ) -> int:
+        directions = list(directions)
+        if study_name is None:
+            study_name = DEFAULT_STUDY_NAME_PREFIX + str(uuid.uuid4())
+        name = study_name
+
+        def create(conn: Connection) -> int:
+            found = conn.execute(
+                sa.select(m.studies.c.study_id).where(m.studies.c.study_name == name)
+            ).first()
+            if found is not None:
+                raise _duplicated(name)
+            res = conn.execute(
+                sa.insert(m.studies).values(
+                    study_name=name,
+                    directions=json.dumps([d.name for d in directions]),
+                    n_trials=0,
+                )
+            )
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+        try:
+            study_id = self._run(create, write=True)
+        except sa.exc.IntegrityError:
+            raise _duplicated(name) from None
+        with self._lock:
+            self._directions[study_id] = directions
+        return study_id
+
+    def _require_study(self, conn: Connection, study_id: int) -> None:
+        found = conn.execute(
+            sa.select(m.studies.c.study_id).where(m.studies.c.study_id == study_id)
+        ).first()
+        if found is None:
+            raise StudyNotFoundError(f"No study with study_id={study_id}.")
+
+    def delete_study(self, study_id: int) -> None:
+        def delete(conn: Connection) -> None:
+            self._require_study(conn, study_id)
+            ids = sa.select(m.trials.c.trial_id).where(m.trials.c.study_id == study_id)
+            for child in (
+                m.trial_heartbeats,
+                m.trial_intermediate_values,
+                m.trial_attrs,
+                m.trial_params,
+            ):
+                conn.execute(sa.delete(child).where(child.c.trial_id.in_(ids)))
+            conn.execute(sa.delete(m.trials).where(m.trials.c.study_id == study_id))
+            conn.execute(sa.delete(m.study_attrs).where(m.study_attrs.c.study_id == study_id))
+            conn.execute(sa.delete(m.studies).where(m.studies.c.study_id == study_id))
+
+        self._run(delete, write=True)
+        with self._lock:
+            cache = self._caches.pop(study_id, None)
+            self._directions.pop(study_id, None)
+            if cache is not None:
+                for t in cache.trials:
+                    self._finished.pop(t._trial_id, None)
+                    self._trial_study.pop(t._trial_id, None)
+
+    def _set_study_attr(self, study_id: int, key: str, value: Any, is_system: bool) -> None:
+        text = json.dumps(value)
+
+        def write(conn: Connection) -> None:
+            self._require_study(conn, study_id)
+            _upsert(
+                conn,
+                m.study_attrs,
+                {"study_id": study_id, "is_system": is_system, "key": key, "value_json": text},
+                ("study_id", "is_system", "key"),
+                ("value_json",),
+            )
+
+        self._run(write, write=True)
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._set_study_attr(study_id, key, value, False)
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._set_study_attr(study_id, key, value, True)
+
+    def _get_study_attrs(self, study_id: int, is_system: bool) -> dict[str, Any]:
+        def read(conn: Connection) -> dict[str, Any]:
+            a = m.study_attrs.c
+            rows = conn.execute(
+                sa.select(a.key, a.value_json).where(
+                    a.study_id == study_id, a.is_system == is_system
+                )
+            ).all()
+            if not rows:
+                self._require_study(conn, study_id)
+            return {k: json.loads(v) for k, v in rows}
+
+        return self._run(read)
+
+    def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
+        return self._get_study_attrs(study_id, False)
+
+    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
+        return self._get_study_attrs(study_id, True)
+
+    def get_study_id_from_name(self, study_name: str) -> int:
+        row = self._run(
+            lambda conn: conn.execute(
+                sa.select(m.studies.c.study_id).where(m.studies.c.study_name == study_name)
+            ).first()
+        )
+        if row is None:
+            raise StudyNotFoundError(f"No study named study_name={study_name!r}.")
+        return int(row[0])
+
+    def get_study_name_from_id(self, study_id: int) -> str:
+        row = self._run(
+            lambda conn: conn.execute(
+                sa.select(m.studies.c.study_name).where(m.studies.c.study_id == study_id)
+            ).first()
+        )
+        if row is None:
+            raise StudyNotFoundError(f"No study with study_id={study_id}.")
+        return str(row[0])
+
+    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
+        with self._lock:
+            known = self._directions.get(study_id)
+        if known is not None:
+            return list(known)
+        row = self._run(
+            lambda conn: conn.execute(
+                sa.select(m.studies.c.directions).where(m.studies.c.study_id == study_id)
+            ).first()
+        )
+        if row is None:
+            raise StudyNotFoundError(f"No study with study_id={study_id}.")
+        directions = [_DIRECTIONS[d] for d in json.loads(row[0])]
+        with self._lock:
+            self._directions[study_id] = directions
+        return list(directions)
+
+    def get_all_studies(self) -> list[FrozenStudy]:
+        def read(conn: Connection) -> tuple[list[Any], list[Any], dict[int, Any]]:
+            s = m.studies.c
+            studies = conn.execute(
+                sa.select(s.study_id, s.study_name, s.directions, s.n_trials).order_by(s.study_id)
+            ).all()
+            a = m.study_attrs.c
+            attrs = conn.execute(sa.select(a.study_id, a.is_system, a.key, a.value_json)).all()
+            t = m.trials.c
+            starts = dict(
+                conn.execute(
+                    sa.select(t.study_id, sa.func.min(t.datetime_start)).group_by(t.study_id)
+                ).all()
+            )
+            return list(studies), list(attrs), starts
+
+        studies, attrs, starts = self._run(read)
+        user: dict[int, dict[str, Any]] = {}
+        system: dict[int, dict[str, Any]] = {}
+        for sid, is_system, key, value in attrs:
+            (system if is_system else user).setdefault(sid, {})[key] = json.loads(value)
+        return [
+            FrozenStudy(
+                study_name=name,
+                direction=None,
+                directions=[_DIRECTIONS[d] for d in json.loads(directions)],
+                user_attrs=user.get(sid, {}),
+                system_attrs=system.get(sid, {}),
+                study_id=sid,
+                n_trials=n,
+                datetime_start=starts.get(sid),
+            )
+            for sid, name, directions, n in studies
+        ]
+
+    # -- trials: writes -----------------------------------------------------------------------
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        t = template_trial
+        now = datetime.datetime.now()
+        if t is None:
+            row: dict[str, Any] = {
+                "state": _RUNNING,
+                "values_json": None,
+                "datetime_start": now,
+                "datetime_complete": None,
+            }
+        else:
+            row = {
+                "state": int(t.state),
+                "values_json": None if t.values is None else _dumps_values(t.values),
+                "datetime_start": t.datetime_start,
+                "datetime_complete": t.datetime_complete,
+            }
+        s = m.studies.c
+
+        def create(conn: Connection) -> int:
+            if t is not None and t.distributions:
+                self._check_dists(conn, study_id, t.distributions)
+            bump = (
+                sa.update(m.studies).where(s.study_id == study_id).values(n_trials=s.n_trials + 1)
+            )
+            if conn.dialect.update_returning:
+                n = conn.execute(bump.returning(s.n_trials)).scalar()
+            else:
+                if conn.execute(bump).rowcount == 0:
+                    n = None
+                else:
+                    n = conn.execute(
+                        sa.select(s.n_trials).where(s.study_id == study_id)
+                    ).scalar_one()
+            if n is None:
+                raise StudyNotFoundError(f"No study with study_id={study_id}.")
+            res = conn.execute(
+                sa.insert(m.trials).values(study_id=study_id, number=int(n) - 1, **row)
+            )
+            trial_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+            if t is not None:
+                self._insert_template_children(conn, trial_id, t)
+            return trial_id
+
+        trial_id = self._run(create, write=True)
+        with self._lock:
+            self._trial_study[trial_id] = study_id
+            if t is not None and t.distributions:
+                cache = self._caches.get(study_id)
+                if cache is not None:
+                    for name, dist in t.distributions.items():
+                        cache.dists.setdefault(name, dist)
+        return trial_id
+
+    @staticmethod
+    def _insert_template_children(conn: Connection, trial_id: int, t: FrozenTrial) -> None:
+        if t.params:
+            conn.execute(
+                sa.insert(m.trial_params),
+                [
+                    {
+                        "trial_id": trial_id,
+                        "name": name,
+                        "value": float(t.distributions[name].to_internal_repr(value)),
+                        "distribution_json": distribution_to_json(t.distributions[name]),
+                    }
+                    for name, value in t.params.items()
+                ],
+            )
+        attrs = [
+            {"trial_id": trial_id, "is_system": is_system, "key": k, "value_json": json.dumps(v)}
+            for is_system, d in ((False, t.user_attrs), (True, t.system_attrs))
+            for k, v in d.items()
+        ]
+        if attrs:
+            conn.execute(sa.insert(m.trial_attrs), attrs)
+        if t.intermediate_values:
+            conn.execute(
+                sa.insert(m.trial_intermediate_values),
+                [
+                    {"trial_id": trial_id, "step": int(step), "value_json": _dumps_intermediate(v)}
+                    for step, v in t.intermediate_values.items()
+                ],
+            )
+
+    def _check_dists(
+        self, conn: Connection, study_id: int, dists: dict[str, BaseDistribution]
+    ) -> None:
+        """Raise IncompatibleDistributionError if the study used a name with another kind of
+        distribution (looked up in the cache first, then in the database)."""
+        with self._lock:
+            cache = self._caches.get(study_id)
+        known = cache.dists if cache is not None else {}
+        unknown = []
+        for name, dist in dists.items():
+            old = known.get(name)
+            if old is None:
+                unknown.append(name)
+            elif old is not dist and old != dist:
+                check_distribution_compatibility(old, dist, param_name=name)
+        if not unknown:
+            return
+        p, t = m.trial_params.c, m.trials.c
+        rows = conn.execute(
+            sa.select(p.name, p.distribution_json)
+            .distinct()
+            .join(m.trials, t.trial_id == p.trial_id)
+            .where(t.study_id == study_id, p.name.in_(unknown))
+        ).all()
+        for name, text in rows:
+            old = self._dist(text)
+            check_distribution_compatibility(old, dists[name], param_name=name)
+            if cache is not None:
+                cache.dists.setdefault(name, old)
+
+    def _dist(self, text: str) -> BaseDistribution:
+        dist = self._dist_cache.get(text)
+        if dist is None:
+            dist = json_to_distribution(text)
+            self._dist_cache[text] = dist
+        return dist
+
+    def _lock_trial(self, conn: Connection, trial_id: int) -> int:
+        """Lock an unfinished trial's row for this transaction and return its study id.
+
+        Raises TrialNotFoundError / UpdateFinishedTrialError. The row lock (SELECT ... FOR
+        UPDATE; SQLite's write transactions are exclusive anyway) orders this write against a
+        concurrent finish, so nothing is ever written into a finished trial.
+        """
+        t = m.trials.c
+        row = conn.execute(
+            sa.select(t.study_id, t.state, t.number).where(t.trial_id == trial_id).with_for_update()
+        ).first()
+        if row is None:
+            raise TrialNotFoundError(f"No trial with trial_id={trial_id}.")
+        state = _STATES[row[1]]
+        if state.is_finished():
+            raise _finished_error(row[2], state)
+        return int(row[0])
+
+    def set_trial_param(
+        self,
+        trial_id: int,
+        param_name: str,
+        param_value_internal: float,
+        distribution: BaseDistribution,
+    ) -> None:
+        text = distribution_to_json(distribution)
+        value = float(param_value_internal)
+
+        def write(conn: Connection) -> int:
+            study_id = self._lock_trial(conn, trial_id)
+            self._check_dists(conn, study_id, {param_name: distribution})
+            _upsert(
+                conn,
+                m.trial_params,
+                {
+                    "trial_id": trial_id,
+                    "name": param_name,
+                    "value": value,
+                    "distribution_json": text,
+                },
+                ("trial_id", "name"),
+                ("value", "distribution_json"),
+            )
+            return study_id
+
+        study_id = self._run(write, write=True)
+        with self._lock:
+            cache = self._caches.get(study_id)
+        if cache is not None:
+            cache.dists.setdefault(param_name, distribution)
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        t = m.trials.c
+        now = datetime.datetime.now()
+        new: dict[str, Any] = {"state": int(state)}
+        if values is not None:
+            new["values_json"] = _dumps_values(values)
+        if state is TrialState.RUNNING:
+            new["datetime_start"] = now
+            allowed: tuple[int, ...] = (_WAITING,)
+        else:
+            allowed = _UNFINISHED
+        if state.is_finished():
+            new["datetime_complete"] = now
+        drop_heartbeat = state.is_finished() and self.heartbeat_interval is not None
+
+        def write(conn: Connection) -> bool:
+            # The condition on the current state is what makes this safe against a second
+            # worker: exactly one UPDATE matches the row, whatever the interleaving.
+            res = conn.execute(
+                sa.update(m.trials)
+                .where(t.trial_id == trial_id, t.state.in_(allowed))
+                .values(**new)
+            )
+            if res.rowcount == 1:
+                if drop_heartbeat:
+                    hb = m.trial_heartbeats
+                    conn.execute(sa.delete(hb).where(hb.c.trial_id == trial_id))
+                return True
+            row = conn.execute(sa.select(t.state, t.number).where(t.trial_id == trial_id)).first()
+            if row is None:
+                raise TrialNotFoundError(f"No trial with trial_id={trial_id}.")
+            current = _STATES[row[0]]
+            if current.is_finished():
+                raise _finished_error(row[1], current)
+            return False  # RUNNING asked for a trial that is not WAITING any more
+
+        return self._run(write, write=True)
+
+    def set_trial_intermediate_value(
+        self, trial_id: int, step: int, intermediate_value: float | Sequence[float]
+    ) -> None:
+        text = _dumps_intermediate(intermediate_value)
+
+        def write(conn: Connection) -> None:
+            self._lock_trial(conn, trial_id)
+            _upsert(
+                conn,
+                m.trial_intermediate_values,
+                {"trial_id": trial_id, "step": int(step), "value_json": text},
+                ("trial_id", "step"),
+                ("value_json",),
+            )
+
+        self._run(write, write=True)
+
+    def _set_trial_attr(self, trial_id: int, key: str, value: Any, is_system: bool) -> None:
+        text = json.dumps(value)
+
+        def write(conn: Connection) -> None:
+            self._lock_trial(conn, trial_id)
+            _upsert(
+                conn,
+                m.trial_attrs,
+                {"trial_id": trial_id, "is_system": is_system, "key": key, "value_json": text},
+                ("trial_id", "is_system", "key"),
+                ("value_json",),
+            )
+
+        self._run(write, write=True)
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._set_trial_attr(trial_id, key, value, False)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._set_trial_attr(trial_id, key, value, True)
+
+    def pop_waiting_trial_id(self, study_id: int) -> int | None:
+        t = m.trials.c
+        while True:
+            candidates = self._run(
+                lambda conn: (
+                    conn.execute(
+                        sa.select(t.trial_id)
+                        .where(t.study_id == study_id, t.state == _WAITING)
+                        .order_by(t.number)
+                        .limit(8)
+                    )
+                    .scalars()
+                    .all()
+                )
+            )
+            if not candidates:
+                return None
+            for trial_id in candidates:
+                try:
+                    if self.set_trial_state_values(trial_id, TrialState.RUNNING):
+                        return int(trial_id)
+                except UpdateFinishedTrialError:
+                    continue  # claimed and finished by another worker meanwhile
+
+    def claim(self, study_id: int, key: str, owner: int) -> bool:
+        row = {
+            "study_id": study_id,
+            "is_system": True,
+            "key": f"claim:{key}",
+            "value_json": json.dumps(owner),
+        }
+        try:
+            # The primary key makes the INSERT the claim: one process's insert succeeds, the
+            # others hit the unique constraint, however they interleave.
+            self._run(lambda conn: conn.execute(sa.insert(m.study_attrs).values(**row)), write=True)
+        except sa.exc.IntegrityError:
+            self._run(lambda conn: self._require_study(conn, study_id))
+            return False
+        return True
+
+    # -- trials: reads ------------------------------------------------------------------------
+    def _read_children(self, conn: Connection, ids: Any) -> _Children:
+        """The children of the trials whose ids ``ids`` (a subquery or a list) selects."""
+        out = _Children()
+        p = m.trial_params.c
+        for tid, pid, name, value, dist in conn.execute(
+            sa.select(p.trial_id, p.param_id, p.name, p.value, p.distribution_json).where(
+                p.trial_id.in_(ids)
+            )
+        ):
+            out.params.setdefault(tid, []).append((pid, name, value, dist))
+        a = m.trial_attrs.c
+        for tid, is_system, key, value in conn.execute(
+            sa.select(a.trial_id, a.is_system, a.key, a.value_json).where(a.trial_id.in_(ids))
+        ):
+            (out.sattrs if is_system else out.uattrs).setdefault(tid, {})[key] = json.loads(value)
+        iv = m.trial_intermediate_values.c
+        for tid, step, value in conn.execute(
+            sa.select(iv.trial_id, iv.step, iv.value_json)
+            .where(iv.trial_id.in_(ids))
+            .order_by(iv.trial_id, iv.step)
+        ):
+            out.ivs.setdefault(tid, {})[int(step)] = _loads_intermediate(value)
+        return out
+
+    def _build(self, row: Any, children: _Children) -> FrozenTrial:
+        trial_id, _sid, number, state, values, start, complete = row
+        params: dict[str, Any] = {}
+        dists: dict[str, BaseDistribution] = {}
+        for _pid, name, value, text in sorted(children.params.get(trial_id, ())):
+            dist = self._dist(text)
+            dists[name] = dist
+            params[name] = dist.to_external_repr(value)
+        trial = FrozenTrial(
+            number=number,
+            state=_STATES[state],
+            value=None,
+            values=None if values is None else json.loads(values),
+            datetime_start=start,
+            datetime_complete=complete,
+            params=params,
+            distributions=dists,
+            user_attrs=children.uattrs.get(trial_id, {}),
+            system_attrs=children.sattrs.get(trial_id, {}),
+            intermediate_values=children.ivs.get(trial_id, {}),
+            trial_id=trial_id,
+        )
+        if trial._state.is_finished():
+            trial._seal()
+        return trial
+
+    _TRIAL_COLS = (
+        m.trials.c.trial_id,
+        m.trials.c.study_id,
+        m.trials.c.number,
+        m.trials.c.state,
+        m.trials.c.values_json,
+        m.trials.c.datetime_start,
+        m.trials.c.datetime_complete,
+    )
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        done = self._finished.get(trial_id)
+        if done is not None:
+            return done
+
+        def read(conn: Connection) -> tuple[Any, _Children]:
+            row = conn.execute(
+                sa.select(*self._TRIAL_COLS).where(m.trials.c.trial_id == trial_id)
+            ).first()
+            if row is None:
+                raise TrialNotFoundError(f"No trial with trial_id={trial_id}.")
+            return row, self._read_children(conn, [trial_id])
+
+        row, children = self._run(read)
+        trial = self._build(row, children)
+        if trial._sealed:
+            with self._lock:
+                trial = self._finished.setdefault(trial_id, trial)
+        return trial
+
+    def _refresh(self, study_id: int) -> _StudyCache:
+        """Bring the study's cache up to date: read new trials and re-read unfinished ones."""
+        with self._lock:
+            cache = self._caches.get(study_id)
+        if cache is None:
+            self.get_study_directions(study_id)  # raises StudyNotFoundError; best needs them
+            with self._lock:
+                cache = self._caches.setdefault(study_id, _StudyCache())
+        with cache.lock:
+            known = len(cache.trials)
+            unfinished = sorted(cache.unfinished)
+            t = m.trials.c
+            if not unfinished:
+                changed = t.number >= known
+            elif len(unfinished) > _MAX_IN_LIST:
+                changed = t.number >= unfinished[0]
+            else:
+                changed = sa.or_(t.number >= known, t.number.in_(unfinished))
+            where = sa.and_(t.study_id == study_id, changed)
+
+            def read(conn: Connection) -> tuple[list[Any], _Children] | None:
+                n = conn.execute(
+                    sa.select(m.studies.c.n_trials).where(m.studies.c.study_id == study_id)
+                ).scalar()
+                if n is None:
+                    raise StudyNotFoundError(f"No study with study_id={study_id}.")
+                if n == known and not unfinished:
+                    return None  # the common case between two finished trials: one tiny query
+                rows = conn.execute(sa.select(*self._TRIAL_COLS).where(where)).all()
+                if not rows:
+                    return None
+                ids = sa.select(t.trial_id).where(where)
+                return list(rows), self._read_children(conn, ids)
+
+            got = self._run(read)
+            if got is None:
+                return cache
+            rows, children = got
+            rows.sort(key=lambda r: r[2])
+            with self._lock:
+                for row in rows:
+                    trial_id, number = row[0], row[2]
+                    trial = self._finished.get(trial_id) or self._build(row, children)
+                    if number < len(cache.trials):
+                        cache.trials[number] = trial
+                    elif number == len(cache.trials):
+                        cache.trials.append(trial)
+                    else:  # pragma: no cover - numbers are committed in order
+                        raise StorageInternalError(
+                            f"RDBStorage: trial #{number} of study_id={study_id} appeared "
+                            f"before trial #{len(cache.trials)}."
+                        )
+                    self._trial_study[trial_id] = study_id
+                    for name, dist in trial._distributions.items():
+                        cache.dists.setdefault(name, dist)
+                    if trial._sealed:
+                        self._finished[trial_id] = trial
+                        cache.unfinished.discard(number)
+                        self._update_best(study_id, cache, trial)
+                    else:
+                        cache.unfinished.add(number)
+        return cache
+
+    def _update_best(self, study_id: int, cache: _StudyCache, trial: FrozenTrial) -> None:
+        if trial._state is not TrialState.COMPLETE or trial._values is None:
+            return
+        directions = self._directions.get(study_id)
+        if directions is None or len(directions) != 1:
+            return
+        best = cache.best
+        v = trial._values[0]
+        if best is None:
+            cache.best = trial
+            return
+        b = best._values[0]  # type: ignore[index]
+        better = v > b if directions[0] is StudyDirection.MAXIMIZE else v < b
+        if better or (v == b and trial._number < best._number):
+            cache.best = trial
+
+    def get_all_trials(
+        self,
+        study_id: int,
+        deepcopy: bool = True,
+        states: Container[TrialState] | None = None,
+    ) -> list[FrozenTrial]:
+        cache = self._refresh(study_id)
+        with cache.lock:
+            trials = list(cache.trials)
+        if states is not None:
+            trials = [t for t in trials if t._state in states]
+        if deepcopy:
+            trials = [t if t._sealed else copy.deepcopy(t) for t in trials]
+        return trials
+
+    def get_n_trials(
+        self, study_id: int, state: TrialState | tuple[TrialState, ...] | None = None
+    ) -> int:
+        cache = self._refresh(study_id)
+        with cache.lock:
+            if state is None:
+                return len(cache.trials)
+            states = (state,) if isinstance(state, TrialState) else state
+            return sum(1 for t in cache.trials if t._state in states)
+
+    def get_best_trial(self, study_id: int) -> FrozenTrial:
+        directions = self.get_study_directions(study_id)
+        if len(directions) > 1:
+            return super().get_best_trial(study_id)  # raises the uniform error
+        cache = self._refresh(study_id)
+        if cache.best is None:
+            raise ValueError("No trial is COMPLETE yet, so there is no best trial.")
+        return cache.best
+
+    def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
+        with self._lock:
+            cache = self._caches.get(study_id)
+            if cache is not None and 0 <= trial_number < len(cache.trials):
+                return cache.trials[trial_number]._trial_id
+        t = m.trials.c
+        row = self._run(
+            lambda conn: conn.execute(
+                sa.select(t.trial_id).where(t.study_id == study_id, t.number == trial_number)
+            ).first()
+        )
+        if row is None:
+            raise TrialNotFoundError(
+                f"No trial with trial_number={trial_number} in study_id={study_id}."
+            )
+        return int(row[0])
+
+    def get_trial_number_from_id(self, trial_id: int) -> int:
+        return self.get_trial(trial_id).number
+
+    def remove_session(self) -> None:
+        """Close the pooled connections (they reopen on next use)."""
+        self._engine.dispose()
+
+    # -- heartbeats ---------------------------------------------------------------------------
+    def record_heartbeat(self, trial_id: int) -> None:
+        row = {"trial_id": trial_id, "heartbeat": time.time()}
+        try:
+            self._run(
+                lambda conn: _upsert(conn, m.trial_heartbeats, row, ("trial_id",), ("heartbeat",)),
+                write=True,
+            )
+        except sa.exc.IntegrityError:
+            raise TrialNotFoundError(f"No trial with trial_id={trial_id}.") from None
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        if self.grace_period is None:
+            return []
+        limit = time.time() - self.grace_period
+        t, hb = m.trials.c, m.trial_heartbeats.c
+        return [
+            int(i)
+            for i in self._run(
+                lambda conn: (
+                    conn.execute(
+                        sa.select(t.trial_id)
+                        .join(m.trial_heartbeats, hb.trial_id == t.trial_id)
+                        .where(t.study_id == study_id, t.state == _RUNNING, hb.heartbeat < limit)
+                        .order_by(t.trial_id)
+                    )
+                    .scalars()
+                    .all()
+                )
+            )
+        ]
+
+    def get_heartbeat_interval(self) -> float | None:  # type: ignore[override]
+        return self.heartbeat_interval
+
+    def get_failed_trial_callback(self) -> Callable[..., None] | None:
+        return self.failed_trial_callback
+
+
+def _duplicated(name: str) -> DuplicatedStudyError:
+    return DuplicatedStudyError(
+        f"A study named {name!r} exists already; pass load_if_exists=True to continue it, or "
+        "choose another `study_name`."
+    )
+
+
+def _upsert(
+    conn: Connection,
+    table: Any,
+    row: dict[str, Any],
+    keys: tuple[str, ...],
+    update: tuple[str, ...],
+) -> None:
+    """INSERT ``row``, or UPDATE the ``update`` columns of the row with the same ``keys``."""
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        if name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt: Any = sqlite_insert(table).values(**row)
+        else:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table).values(**row)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+            )
+        )
+    elif name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        mstmt = mysql_insert(table).values(**row)
+        conn.execute(mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in update}))
+    else:
+        cond = sa.and_(*(table.c[k] == row[k] for k in keys))
+        res = conn.execute(sa.update(table).where(cond).values({c: row[c] for c in update}))
+        if res.rowcount == 0:
+            conn.execute(sa.insert(table).values(**row))
+
+
+def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
+    """Take over SQLite's transactions: WAL journal, and BEGIN IMMEDIATE for writes, so a
+    writer waits for the lock up front (busy timeout + our retries) instead of failing when a
+    read transaction tries to upgrade to a write."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own
+        cur = dbapi_conn.cursor()
+        pragmas = ["PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"]
+        if wal:
+            pragmas.insert(0, "PRAGMA journal_mode=WAL")
+        for pragma in pragmas:
+            try:
+                cur.execute(pragma)
+            except Exception as exc:  # WAL is a property of the file: another connection set it
+                _logger.debug(f"SQLite {pragma!r} failed: {exc!r}")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("tunesmith_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,377 @@
+"""RDBStorage on SQLite, PostgreSQL and MySQL: the storage contract, many processes, migrations.
+
+PostgreSQL and MySQL run when TUNESMITH_TEST_POSTGRES_URL / TUNESMITH_TEST_MYSQL_URL name a
+server (the ``storage`` nox session sets them); each run works in a schema of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import multiprocessing
+import os
+import pathlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+import uuid
+
+import pytest
+
+sa = pytest.importorskip("sqlalchemy")
+
+import tunesmith  # noqa: E402
+from tunesmith.exceptions import StorageInternalError, StorageURLError  # noqa: E402
+from tunesmith.storages import BaseStorage, get_storage  # noqa: E402
+from tunesmith.storages._rdb import _models  # noqa: E402
+from tunesmith.storages._rdb.storage import RDBStorage, _is_transient, _normalize_url  # noqa: E402
+from tunesmith.testing.storage import StorageContract  # noqa: E402
+from tunesmith.trial import TrialState  # noqa: E402
+
+ENV = {"postgresql": "TUNESMITH_TEST_POSTGRES_URL", "mysql": "TUNESMITH_TEST_MYSQL_URL"}
+BACKENDS = ["sqlite", "postgresql", "mysql"]
+
+
+# -- one isolated database (PostgreSQL: schema; MySQL: database) per test session ------------
+def _server_url(backend: str) -> Iterator[str]:
+    base = os.environ.get(ENV[backend])
+    if not base:
+        pytest.skip(f"{ENV[backend]} is not set: no {backend} server to test against")
+    name = f"ts_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(_normalize_url(base), isolation_level="AUTOCOMMIT")
+    url = sa.engine.make_url(_normalize_url(base))
+    if backend == "postgresql":
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+        url = url.update_query_dict({"options": f"-csearch_path={name}"})
+        drop = f"DROP SCHEMA {name} CASCADE"
+    else:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        url = url.set(database=name)
+        drop = f"DROP DATABASE {name}"
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(drop)
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    yield from _server_url("postgresql")
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    yield from _server_url("mysql")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A database at the newest schema, copied for each test (cheaper than migrating each)."""
+    path = tmp_path_factory.mktemp("rdb") / "template.db"
+    RDBStorage(f"sqlite:///{path}").remove_session()
+    return path
+
+
+def _clean(url: str) -> None:
+    """Empty every tunesmith table (the schema stays, at the newest revision)."""
+    storage = RDBStorage(url)
+    with storage._engine.begin() as conn:
+        for table in reversed(_models.metadata.sorted_tables):
+            conn.execute(table.delete())
+    storage.remove_session()
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    backend = request.param
+    if backend == "sqlite":
+        path = tmp_path / "study.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    server_url: str = request.getfixturevalue(f"{backend}_url")
+    _clean(server_url)
+    return server_url
+
+
+class TestRDBStorage(StorageContract):
+    supports_processes = True
+    supports_heartbeat = True
+    heartbeat_grace_period = 0.5
+
+    @pytest.fixture
+    def storage(self, url: str) -> Iterator[BaseStorage]:
+        storage = RDBStorage(url)
+        yield storage
+        storage.remove_session()
+
+    @pytest.fixture
+    def heartbeat_storage(self, url: str) -> Iterator[BaseStorage]:
+        storage = RDBStorage(url, heartbeat_interval=0.1, grace_period=self.heartbeat_grace_period)
+        yield storage
+        storage.remove_session()
+
+
+# -- many processes on one study -------------------------------------------------------------
+def _worker(url: str, study_name: str, seed: int, n_trials: int) -> None:
+    study = tunesmith.load_study(
+        study_name=study_name,
+        storage=url,
+        sampler=tunesmith.samplers.RandomSampler(seed=seed),
+    )
+    study.optimize(
+        lambda t: t.suggest_float("x", -5, 5) ** 2 + t.suggest_int("n", 0, 9), n_trials=n_trials
+    )
+
+
+def test_four_processes_lose_and_duplicate_nothing(url: str) -> None:
+    tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
+    study = tunesmith.create_study(study_name="parallel", storage=url)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(url, "parallel", i, 250)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    trials = study.get_trials(deepcopy=False)
+    assert [t.number for t in trials] == list(range(1000))
+    assert {t.state for t in trials} == {TrialState.COMPLETE}
+    assert all(set(t.params) == {"x", "n"} for t in trials)
+    assert study.best_value == min(t.value for t in trials)
+    # A fresh storage object reads the same thousand trials from scratch.
+    again = tunesmith.load_study(study_name="parallel", storage=url).trials
+    assert [(t.number, t.value, t.params) for t in again] == [
+        (t.number, t.value, t.params) for t in trials
+    ]
+
+
+# -- schema revisions --------------------------------------------------------------------------
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    here = pathlib.Path(_models.__file__).parent
+    cfg = Config(str(here / "alembic.ini"))
+    cfg.set_main_option("script_location", str(here / "alembic"))
+    return cfg
+
+
+def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+
+    storage = RDBStorage(url, skip_compatibility_check=True)
+    cfg = _alembic_config(url)
+    with storage._engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+    storage.remove_session()
+
+
+def test_schema_history_matches_the_revisions() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config("sqlite://"))
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert chain == list(_models.SCHEMA_HISTORY)
+    assert script.get_current_head() == _models.SCHEMA_HEAD == RDBStorage.get_head_version()
+
+
+def test_migrations_build_exactly_the_models(tmp_path: pathlib.Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    storage = RDBStorage(f"sqlite:///{tmp_path / 'fresh.db'}")
+    with storage._engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": _models.VERSION_TABLE})
+        assert compare_metadata(ctx, _models.metadata) == []
+
+
+def test_old_database_is_refused_then_upgraded_by_the_cli(url: str) -> None:
+    # Bring the database back to the first revision and fill it the way that revision allows.
+    _migrate(url, "v0001", down=True)
+    old = RDBStorage(url, skip_compatibility_check=True)
+    assert old.get_current_version() == "v0001"
+    study_id = old.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "old")
+    for i in range(5):
+        tid = old.create_new_trial(study_id)
+        old.set_trial_param(tid, "x", float(i), tunesmith.distributions.FloatDistribution(0, 10))
+        old.set_trial_user_attr(tid, "i", i)
+        old.set_trial_intermediate_value(tid, 0, float(i) + 0.5)
+        old.set_trial_state_values(tid, TrialState.COMPLETE, [float(i * i)])
+    old.create_new_trial(study_id)  # one left RUNNING
+    old.remove_session()
+
+    with pytest.raises(RuntimeError, match="tunesmith storage upgrade --storage") as info:
+        RDBStorage(url)
+    assert "'v0001'" in str(info.value)
+
+    out = subprocess.run(
+        [sys.executable, "-m", "tunesmith.cli", "storage", "upgrade", "--storage", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "v0002" in out.stdout
+
+    storage = RDBStorage(url)
+    assert storage.get_current_version() == "v0002"
+    trials = storage.get_all_trials(storage.get_study_id_from_name("old"))
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5 + [TrialState.RUNNING]
+    assert [t.params for t in trials[:5]] == [{"x": float(i)} for i in range(5)]
+    assert [t.values for t in trials[:5]] == [[float(i * i)] for i in range(5)]
+    assert [t.user_attrs for t in trials[:5]] == [{"i": i} for i in range(5)]
+    assert [t.intermediate_values for t in trials[:5]] == [{0: i + 0.5} for i in range(5)]
+    # The new revision's index exists.
+    with storage._engine.connect() as conn:
+        names = {ix["name"] for ix in sa.inspect(conn).get_indexes("ts_trials")}
+    assert "ix_ts_trials_study_state" in names
+
+
+def test_database_from_a_newer_tunesmith_is_refused(tmp_path: pathlib.Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    storage = RDBStorage(url)
+    with storage._engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE {_models.VERSION_TABLE} SET version_num = 'v9999'")
+    with pytest.raises(RuntimeError, match="newer tunesmith"):
+        RDBStorage(url)
+
+
+# -- URLs, options, retries ----------------------------------------------------------------------
+def test_get_storage_opens_sqlite_urls(tmp_path: pathlib.Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    storage = get_storage(url)
+    assert isinstance(storage, RDBStorage)
+    study = tunesmith.create_study(storage=url, study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    assert len(tunesmith.load_study(study_name="s", storage=url).trials) == 3
+    assert tunesmith.storages.RDBStorage is RDBStorage
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("mysql://u@h/db", "mysql+pymysql://u@h/db"),
+        ("mariadb://u@h/db", "mariadb+pymysql://u@h/db"),
+        ("mysql+pymysql://u@h/db", "mysql+pymysql://u@h/db"),
+        ("sqlite:///a.db", "sqlite:///a.db"),
+    ],
+)
+def test_urls_map_to_the_installed_drivers(given: str, expected: str) -> None:
+    assert _normalize_url(given) == expected
+
+
+def test_bad_arguments_are_named(tmp_path: pathlib.Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    with pytest.raises(StorageURLError, match="url='nonsense'"):
+        RDBStorage("nonsense")
+    with pytest.raises(ValueError, match="heartbeat_interval=0"):
+        RDBStorage(url, heartbeat_interval=0)
+    with pytest.raises(ValueError, match="grace_period=-1"):
+        RDBStorage(url, heartbeat_interval=1, grace_period=-1)
+    with pytest.raises(ValueError, match="needs `heartbeat_interval`"):
+        RDBStorage(url, grace_period=5)
+
+
+def test_storage_pickles_to_the_same_database(tmp_path: pathlib.Path) -> None:
+    import pickle
+
+    storage = RDBStorage(f"sqlite:///{tmp_path / 'x.db'}", heartbeat_interval=2)
+    sid = storage.create_new_study([tunesmith.study.StudyDirection.MAXIMIZE], "p")
+    clone = pickle.loads(pickle.dumps(storage))
+    assert clone.get_study_id_from_name("p") == sid
+    assert clone.get_heartbeat_interval() == 2
+    assert clone.grace_period == 4
+
+
+def test_is_transient_classifies_errors() -> None:
+    class Orig(Exception):
+        def __init__(self, *args: Any, sqlstate: str | None = None) -> None:
+            super().__init__(*args)
+            self.sqlstate = sqlstate
+
+    def wrap(orig: Exception) -> Exception:
+        return sa.exc.OperationalError("stmt", {}, orig)
+
+    assert _is_transient(wrap(sqlite3.OperationalError("database is locked")))
+    assert _is_transient(wrap(Orig(1213, "Deadlock found when trying to get lock")))
+    assert _is_transient(wrap(Orig(1205, "Lock wait timeout exceeded")))
+    assert _is_transient(wrap(Orig("could not serialize access", sqlstate="40001")))
+    assert _is_transient(wrap(Orig("deadlock detected", sqlstate="40P01")))
+    assert _is_transient(wrap(Orig("connection lost", sqlstate="08006")))
+    assert not _is_transient(wrap(Orig(1062, "Duplicate entry")))
+    assert not _is_transient(wrap(Orig("syntax error", sqlstate="42601")))
+    assert not _is_transient(wrap(sqlite3.OperationalError("no such table: x")))
+
+
+def _hold_write_lock(path: pathlib.Path, seconds: float, ready: threading.Event) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    ready.set()
+    time.sleep(seconds)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_locked_sqlite_database_is_retried_until_free(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "locked.db"
+    # A busy timeout far shorter than the lock: only the retries can get the write through.
+    storage = RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 0.01}})
+    sid = storage.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "locked")
+    ready = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.4, ready))
+    holder.start()
+    ready.wait()
+    tid = storage.create_new_trial(sid)
+    holder.join()
+    assert storage.get_trial(tid).number == 0
+
+
+def test_retries_give_up_with_a_clear_error(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "locked.db"
+    storage = RDBStorage(
+        f"sqlite:///{path}",
+        engine_kwargs={"connect_args": {"timeout": 0.01}},
+        max_retries=2,
+    )
+    sid = storage.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "locked")
+    ready = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 1.0, ready))
+    holder.start()
+    ready.wait()
+    try:
+        with pytest.raises(StorageInternalError, match="after 3 attempts"):
+            storage.create_new_trial(sid)
+    finally:
+        holder.join()
+
+
+def test_reads_fetch_only_what_changed(tmp_path: pathlib.Path) -> None:
+    storage = RDBStorage(f"sqlite:///{tmp_path / 'x.db'}")
+    sid = storage.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "r")
+    for i in range(3):
+        tid = storage.create_new_trial(sid)
+        storage.set_trial_state_values(tid, TrialState.COMPLETE, [float(i)])
+    storage.get_all_trials(sid)
+    statements: list[str] = []
+    sa.event.listen(
+        storage._engine, "before_cursor_execute", lambda *a: statements.append(a[2]), named=False
+    )
+    # Nothing changed: one primary-key lookup of the study's trial counter, no trial read.
+    storage.get_all_trials(sid)
+    assert len(statements) == 1 and "ts_trials" not in statements[0]
+    statements.clear()
+    storage.create_new_trial(sid)
+    statements.clear()
+    trials = storage.get_all_trials(sid)
+    assert len(trials) == 4
+    trial_reads = [s for s in statements if "FROM ts_trials" in s and "number >=" in s]
+    assert len(trial_reads) == 1  # only the new trial (number >= 3) is read
