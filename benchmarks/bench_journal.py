@@ -1,0 +1,118 @@
+"""Journal-file storage throughput: tunesmith against Optuna, one process.
+
+    python benchmarks/bench_journal.py            # 1,000 trials, 3 repeats
+    python benchmarks/bench_journal.py --quick    # 300 trials, 1 repeat
+    python benchmarks/bench_journal.py --trials 2000 --repeats 5
+
+Method: a fresh journal file in a temporary directory; ``optimize`` with ``RandomSampler`` and an
+objective that suggests three parameters (a float, a log float, an int) and returns their sum,
+so the time is the framework's and the storage's. Both libraries use their journal storage over
+their file backend with default settings (both fsync every append and use a lock file). Reported:
+trials per second for the run, and the time to open the finished journal again (replay; ours
+may start from a snapshot). Median over the repeats; both libraries run in this process one
+after the other, so machine load affects both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import tunesmith
+
+
+def _objective(trial: Any) -> float:
+    x = trial.suggest_float("x", -5.0, 5.0)
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    n = trial.suggest_int("n", 1, 64)
+    return x * x + lr + n
+
+
+def _run_tunesmith(path: str, n_trials: int) -> tuple[float, float]:
+    from tunesmith.storages import JournalFileBackend, JournalStorage
+
+    storage = JournalStorage(JournalFileBackend(path))
+    study = tunesmith.create_study(
+        study_name="bench", storage=storage, sampler=tunesmith.samplers.RandomSampler(seed=0)
+    )
+    t0 = time.perf_counter()
+    study.optimize(_objective, n_trials=n_trials)
+    run = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reopened = tunesmith.load_study(
+        study_name="bench",
+        storage=JournalStorage(JournalFileBackend(path)),
+        sampler=tunesmith.samplers.RandomSampler(),
+    )
+    assert len(reopened.trials) == n_trials
+    return run, time.perf_counter() - t0
+
+
+def _run_optuna(optuna: Any, path: str, n_trials: int) -> tuple[float, float]:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(path))
+    study = optuna.create_study(
+        study_name="bench", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    t0 = time.perf_counter()
+    study.optimize(_objective, n_trials=n_trials)
+    run = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reopened = optuna.load_study(
+        study_name="bench",
+        storage=JournalStorage(JournalFileBackend(path)),
+        sampler=optuna.samplers.RandomSampler(),
+    )
+    assert len(reopened.trials) == n_trials
+    return run, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 trials, 1 repeat")
+    parser.add_argument("--trials", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    n_trials = args.trials or (300 if args.quick else 1000)
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+    except ImportError:
+        optuna = None
+        print("optuna is not installed here; reporting tunesmith only.")
+
+    results: dict[str, list[tuple[float, float]]] = {"tunesmith": [], "optuna": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            results["tunesmith"].append(_run_tunesmith(os.path.join(tmp, "t.log"), n_trials))
+            if optuna is not None:
+                results["optuna"].append(_run_optuna(optuna, os.path.join(tmp, "o.log"), n_trials))
+
+    print(f"Journal file, RandomSampler, {n_trials} trials, 1 process, median of {repeats}:")
+    print(f"{'library':<10} {'trials/s':>10} {'ms/trial':>10} {'reopen (s)':>11}")
+    medians = {}
+    for lib, runs in results.items():
+        if not runs:
+            continue
+        run = statistics.median(r[0] for r in runs)
+        reopen = statistics.median(r[1] for r in runs)
+        medians[lib] = (run, reopen)
+        print(f"{lib:<10} {n_trials / run:>10.1f} {run / n_trials * 1e3:>10.2f} {reopen:>11.3f}")
+    if len(medians) == 2:
+        speedup = medians["optuna"][0] / medians["tunesmith"][0]
+        reopen = medians["optuna"][1] / medians["tunesmith"][1]
+        print(f"tunesmith is {speedup:.2f}x Optuna's throughput; reopening {reopen:.2f}x faster.")
+
+
+if __name__ == "__main__":
+    main()
