@@ -296,13 +296,18 @@ class Study:
         if trial_id is None:
             trial_id = storage.create_new_trial(self._study_id)
         start_heartbeat(storage, trial_id)
-        sampler = self.sampler
-        if type(sampler).before_trial is not _base_before_trial:
-            sampler.before_trial(self, storage.get_trial(trial_id))
-        trial = Trial(self, trial_id)
-        if fixed_distributions:
-            for name, dist in fixed_distributions.items():
-                trial._suggest(name, dist)
+        try:
+            sampler = self.sampler
+            if type(sampler).before_trial is not _base_before_trial:
+                sampler.before_trial(self, storage.get_trial(trial_id))
+            trial = Trial(self, trial_id)
+            if fixed_distributions:
+                for name, dist in fixed_distributions.items():
+                    trial._suggest(name, dist)
+        except BaseException:
+            # Nobody will tell this trial: let its heartbeat stop so another worker fails it.
+            stop_heartbeat(storage, trial_id)
+            raise
         return trial
 
     def tell(
