@@ -1,0 +1,16 @@
+"""LightGBM integration: :class:`LightGBMPruningCallback`, :func:`suggest_lightgbm_params`, and
+the stepwise tuners :class:`LightGBMTuner` / :class:`LightGBMTunerCV`."""
+
+from __future__ import annotations
+
+try:
+    import lightgbm  # noqa: F401
+except ImportError:
+    raise ImportError(
+        "tunesmith.integrations.lightgbm needs lightgbm: pip install 'tunesmith[lightgbm]'"
+    ) from None
+
+from tunesmith.integrations.lightgbm._callback import LightGBMPruningCallback
+from tunesmith.integrations.lightgbm._params import suggest_lightgbm_params
+
+__all__ = ["LightGBMPruningCallback", "suggest_lightgbm_params"]
