@@ -140,6 +140,8 @@ def is_first_in_interval_step(
     exact step (steps need not be contiguous), the check moves to the first step reported after
     it.
     """
+    if interval_steps == 1:
+        return True  # every step at or after the warm-up is a check step
     interval_start = (step - n_warmup_steps) // interval_steps * interval_steps + n_warmup_steps
     previous = max((s for s in steps if s != step), default=-1)
     return previous < interval_start

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from tunesmith.pruners._incremental import (
 from tunesmith.trial._state import TrialState
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tunesmith.study._study import Study
     from tunesmith.trial._frozen import FrozenTrial
 
@@ -115,25 +118,54 @@ class PercentilePruner(BasePruner):
             if state.n_complete == 0 or state.n_complete < self._n_startup_trials:
                 return False
             signs = state.signs
+            if len(signs) == 1:
+                # One objective: plain Python on floats beats numpy's per-call overhead here.
+                finite = [v for v in iv.values() if v == v]
+                if not finite:
+                    return True  # nothing usable reported: worst possible
+                best = min(finite) if signs[0] > 0 else -max(finite)
+                column = state.steps.get(step)
+                if column is None or column.count < self._n_min_trials:
+                    return False
+                # For a maximised objective the "best p %" bound is the (100 - p)-th percentile
+                # of the raw values, which is the p-th percentile of the sign-flipped ones.
+                return bool(column.percentile(self._percentile) < best)  # NaN bound: False
             mine = as_matrix(list(iv.values()), len(signs)) * signs
             nan = np.isnan(mine)
             if nan.all(axis=0).any():
                 return True  # nothing usable reported in some objective: worst possible
-            best = np.where(nan, np.inf, mine).min(axis=0)
-            column = state.steps.get(step)
-            if column is None or column.count < self._n_min_trials:
+            best_v = np.where(nan, np.inf, mine).min(axis=0)
+            column_v = state.steps.get(step)
+            if column_v is None or column_v.count < self._n_min_trials:
                 return False
-            # For a maximised objective the "best p %" bound is the (100 - p)-th percentile of
-            # the raw values, which is the p-th percentile of the sign-flipped ones.
-            bound = column.percentile(self._percentile)
+            bound = column_v.percentile(self._percentile)
         if np.isnan(bound).any():
             return False
-        return bool((bound <= best).all() and (bound < best).any())
+        return bool((bound <= best_v).all() and (bound < best_v).any())
+
+
+class _SortedColumn:
+    """The values COMPLETE trials reported at one step, one objective: a sorted list
+    (sign-flipped so that smaller is better; NaN left out)."""
+
+    __slots__ = ("_values", "count")
+
+    def __init__(self) -> None:
+        self.count = 0  # values reported at this step, NaN included (for n_min_trials)
+        self._values: list[float] = []
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        if value == value:
+            bisect.insort(self._values, value)
+
+    def percentile(self, q: float) -> float:
+        return _sorted_percentile(self._values, q)
 
 
 class _StepColumn:
-    """The values COMPLETE trials reported at one step: one sorted array per objective
-    (sign-flipped so that smaller is better; NaN left out), filled lazily."""
+    """The values COMPLETE trials reported at one step, several objectives: one sorted array
+    per objective (sign-flipped so that smaller is better; NaN left out), merged lazily."""
 
     __slots__ = ("_cached", "_new", "_sorted", "count")
 
@@ -164,7 +196,7 @@ class _StepColumn:
         return out
 
 
-def _sorted_percentile(a: np.ndarray, q: float) -> float:
+def _sorted_percentile(a: Sequence[float] | np.ndarray, q: float) -> float:
     """``np.percentile(a, q)`` (linear interpolation) for an already sorted ``a``, in O(1)."""
     n = len(a)
     if n == 0:
@@ -190,11 +222,12 @@ class _CompletedSteps:
         self.signs = direction_signs(study)
         self.feed = TrialFeed()
         self.n_complete = 0
-        self.steps: dict[int, _StepColumn] = {}
+        self.steps: dict[int, Any] = {}  # step -> _SortedColumn, or _StepColumn
 
     def refresh(self, study: Study) -> None:
         finished, _ = self.feed.update(study.get_trials(deepcopy=False))
         signs = self.signs
+        sign = float(signs[0])
         n_obj = len(signs)
         steps = self.steps
         for t in finished:
@@ -204,8 +237,8 @@ class _CompletedSteps:
             for step, value in t.intermediate_values.items():
                 column = steps.get(step)
                 if column is None:
-                    column = steps[step] = _StepColumn(n_obj)
+                    column = steps[step] = _SortedColumn() if n_obj == 1 else _StepColumn(n_obj)
                 if n_obj == 1:
-                    column.add(float(value) * signs[0])
+                    column.add(float(value) * sign)
                 else:
                     column.add(np.asarray(value, dtype=float) * signs)

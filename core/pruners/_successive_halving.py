@@ -126,6 +126,11 @@ class SuccessiveHalvingPruner(BasePruner):
         rung = 0
         while rung_key(rung) in attrs:
             rung += 1
+        eta = self._reduction_factor
+        if self._min_resource is not None and step < self._min_resource * eta ** (
+            self._min_early_stopping_rate + rung
+        ):
+            return False  # below the next rung: nothing to decide, no need to read the study
         state = self._states.get(study)
         with state.lock:
             running = state.refresh(study)
@@ -135,7 +140,6 @@ class SuccessiveHalvingPruner(BasePruner):
                 self._min_resource = max(state.max_complete_step // 100, 1)
             value = iv[step]
             signed = np.asarray(value, dtype=float).reshape(-1) * state.signs
-            eta = self._reduction_factor
             while step >= self._min_resource * eta ** (self._min_early_stopping_rate + rung):
                 if np.isnan(signed).any():
                     return True
