@@ -17,9 +17,9 @@ import numpy as np
 from tunesmith._imports import require
 from tunesmith.distributions import CategoricalDistribution
 from tunesmith.samplers._base import BaseSampler, warn_independent_sampling
+from tunesmith.samplers._finished import FinishedTrials
 from tunesmith.samplers._random import RandomSampler
 from tunesmith.samplers._rng import derive_seed, fresh_seed
-from tunesmith.samplers._search_space import IntersectionSearchSpace
 from tunesmith.samplers._unit_transform import UnitTransform
 from tunesmith.study._study_direction import StudyDirection
 from tunesmith.trial._state import TrialState
@@ -64,7 +64,7 @@ class CmaEsSampler(BaseSampler):
     """CMA-ES (covariance matrix adaptation evolution strategy) for numeric parameters.
 
     The sampler models the float and int parameters every finished trial shares (see
-    :class:`IntersectionSearchSpace`) jointly, in a unit cube where log-scaled parameters are in
+    :class:`~tunesmith.samplers.IntersectionSearchSpace`) jointly, in a unit cube where log-scaled parameters are in
     log space. Categorical parameters, and parameters that appear in only some trials, go to
     ``independent_sampler`` with a one-time warning naming them: CMA-ES cannot learn from them.
 
@@ -204,12 +204,11 @@ class CmaEsSampler(BaseSampler):
             if consider_pruned_trials
             else (TrialState.COMPLETE,)
         )
-        self._search_space = IntersectionSearchSpace(include_pruned=consider_pruned_trials)
         self._lock = threading.RLock()
         # Per study: the current state, and finished trials indexed by generation.
         self._states: dict[int, _State] = {}
         self._by_generation: dict[int, dict[int, list[FrozenTrial]]] = {}
-        self._seen: dict[int, set[int]] = {}
+        self._finished: dict[int, FinishedTrials] = {}
         self._n_finished: dict[int, int] = {}
 
     def reseed_rng(self) -> None:
@@ -238,7 +237,8 @@ class CmaEsSampler(BaseSampler):
                 "or NSGAIIISampler."
             )
         with self._lock:
-            space = self._search_space.calculate(study)
+            self._index_finished(study)
+            space = self._finished[study._study_id].space
         return {
             k: d
             for k, d in space.items()
@@ -251,8 +251,8 @@ class CmaEsSampler(BaseSampler):
         if not search_space:
             return {}
         with self._lock:
-            self._index_finished(study)
-            if self._n_finished[study._study_id] < self._n_startup_trials:
+            # infer_relative_search_space has just indexed the finished trials.
+            if self._n_finished.get(study._study_id, 0) < self._n_startup_trials:
                 return {}
             transform = UnitTransform(search_space, keep_grid=self._with_margin)
             state = self._current_state(study, search_space, transform)
@@ -298,17 +298,15 @@ class CmaEsSampler(BaseSampler):
     def _index_finished(self, study: Study) -> None:
         """Index the study's finished trials by generation, reading each trial once."""
         sid = study._study_id
-        seen = self._seen.setdefault(sid, set())
+        finished = self._finished.get(sid)
+        if finished is None:
+            finished = self._finished[sid] = FinishedTrials(self._states_to_use)
         by_gen = self._by_generation.setdefault(sid, {})
-        trials = study._get_finished_trials(self._states_to_use)
-        n_usable = 0
-        for t in trials:
+        n_usable = self._n_finished.get(sid, 0)
+        for t in finished.update(study):
             if t.values is None:
                 continue  # a pruned trial without any reported value
             n_usable += 1
-            if t._trial_id in seen:
-                continue
-            seen.add(t._trial_id)
             g = t.system_attrs.get(GENERATION_KEY)
             if g is not None:
                 by_gen.setdefault(int(g), []).append(t)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunesmith.samplers._base import BaseSampler, warn_independent_sampling
+from tunesmith.samplers._finished import FinishedTrials
 from tunesmith.samplers._nsga2._child import NSGAIIAfterTrialStrategy, NSGAIIChildGenerationStrategy
 from tunesmith.samplers._nsga2._crossovers import BaseCrossover, UniformCrossover
 from tunesmith.samplers._nsga2._elite import (
@@ -17,7 +18,6 @@ from tunesmith.samplers._nsga2._elite import (
 )
 from tunesmith.samplers._random import RandomSampler
 from tunesmith.samplers._rng import derive_seed, fresh_seed
-from tunesmith.samplers._search_space import IntersectionSearchSpace
 from tunesmith.trial._state import TrialState
 
 if TYPE_CHECKING:
@@ -159,14 +159,14 @@ class NSGAIISampler(BaseSampler):
         self._after_trial_strategy = after_trial_strategy or NSGAIIAfterTrialStrategy(
             constraints_func=constraints_func
         )
-        self._search_space = IntersectionSearchSpace()
         self._lock = threading.RLock()
+        self._local = threading.local()
         # Per study: the generation in progress and its parents; finished trials by generation
         # and by number (read once each: finished trials never change).
         self._current: dict[int, tuple[int, list[FrozenTrial]]] = {}
         self._by_gen: dict[int, dict[int, list[FrozenTrial]]] = {}
         self._by_number: dict[int, dict[int, FrozenTrial]] = {}
-        self._seen: dict[int, set[int]] = {}
+        self._finished: dict[int, FinishedTrials] = {}
         self._pending: dict[int, tuple[int, list[FrozenTrial]]] = {}
         self._spaces: dict[int, dict[str, BaseDistribution]] = {}
 
@@ -187,6 +187,15 @@ class NSGAIISampler(BaseSampler):
     def _parents_key(self) -> str:
         return f"{self._prefix}:parents"
 
+    def _trial_random_state(self, number: int) -> np.random.RandomState:
+        # A RandomState (the type crossovers receive, as in Optuna) per thread, reseeded per
+        # trial: building a new one costs ~30x more than reseeding.
+        rs = getattr(self._local, "rs", None)
+        if rs is None:
+            rs = self._local.rs = np.random.RandomState()
+        rs.seed(derive_seed(self._seed, number, self._prefix) % 2**32)
+        return rs
+
     def reseed_rng(self) -> None:
         self._seed = fresh_seed()
         self._random.reseed_rng()
@@ -202,7 +211,12 @@ class NSGAIISampler(BaseSampler):
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         with self._lock:
-            space = {k: d for k, d in self._search_space.calculate(study).items() if not d.single()}
+            # before_trial has just read the finished trials: no need to read them again.
+            finished = self._finished.get(study._study_id)
+            if finished is None:
+                self._index(study)
+                finished = self._finished[study._study_id]
+            space = {k: d for k, d in finished.space.items() if not d.single()}
             self._spaces[study._study_id] = space
         return space
 
@@ -218,7 +232,7 @@ class NSGAIISampler(BaseSampler):
             return {}
         child = self._child
         if isinstance(child, NSGAIIChildGenerationStrategy):
-            rng = np.random.RandomState(derive_seed(self._seed, trial.number, self._prefix) % 2**32)
+            rng = self._trial_random_state(trial.number)
             params, parent_numbers = child.generate_with_parents(study, search_space, parents, rng)
             study._storage.set_trial_system_attr(trial._trial_id, self._parents_key, parent_numbers)
             return params
@@ -256,14 +270,13 @@ class NSGAIISampler(BaseSampler):
     # -- population -----------------------------------------------------------------------------
     def _index(self, study: Study) -> None:
         sid = study._study_id
-        seen = self._seen.setdefault(sid, set())
+        finished = self._finished.get(sid)
+        if finished is None:
+            finished = self._finished[sid] = FinishedTrials(_COMPLETE)
         by_gen = self._by_gen.setdefault(sid, {})
         by_number = self._by_number.setdefault(sid, {})
         key = self._generation_key
-        for t in study._get_finished_trials(_COMPLETE):
-            if t._trial_id in seen:
-                continue
-            seen.add(t._trial_id)
+        for t in finished.update(study):
             by_number[t.number] = t
             g = t.system_attrs.get(key)
             if g is not None:
@@ -312,8 +325,10 @@ class NSGAIISampler(BaseSampler):
     def __getstate__(self) -> dict[str, Any]:
         d = self.__dict__.copy()
         d.pop("_lock", None)
+        d.pop("_local", None)
         return d
 
     def __setstate__(self, d: dict[str, Any]) -> None:
         self.__dict__.update(d)
         self._lock = threading.RLock()
+        self._local = threading.local()
