@@ -47,6 +47,8 @@ class Snapshot:
     column_dists: list[list[BaseDistribution]]
     space: dict[str, BaseDistribution]
     groups: list[dict[str, BaseDistribution]]
+    #: Whether rows are in trial-number order already (the usual case with one worker).
+    ordered: bool
 
 
 class ObservationStore:
@@ -68,6 +70,7 @@ class ObservationStore:
         m = len(self._signs)
         self._ids: set[int] = set()
         self._n = 0
+        self._ordered = True
         cap = 64
         self._number = np.zeros(cap, dtype=np.int64)
         self._state = np.zeros(cap, dtype=np.int8)
@@ -124,6 +127,8 @@ class ObservationStore:
     # -- conversion --------------------------------------------------------------------------
     def _add(self, t: FrozenTrial) -> None:
         i = self._n
+        if i and t.number < self._number[i - 1]:
+            self._ordered = False
         self._number[i] = t.number
         self._state[i] = COMPLETE if t.state is TrialState.COMPLETE else PRUNED
         m = len(self._signs)
@@ -222,6 +227,7 @@ class ObservationStore:
                     columns=dict(self._columns),
                     column_dists=[list(c) for c in self._column_dists],
                     space=dict(sorted((self._space or {}).items())),
+                    ordered=self._ordered,
                     groups=sorted(
                         (dict(sorted(g.items())) for g in self._groups), key=lambda g: min(g)
                     ),

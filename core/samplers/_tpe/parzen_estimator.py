@@ -241,31 +241,53 @@ class NumericKernels:
                 return np.where(lg, np.log(np.maximum(x, 1e-300)), x)
         return x
 
-    def kernel_log_densities(self, x: np.ndarray) -> np.ndarray:
-        """``(d, C, K)``: the log density (mass, for grids) of every kernel at every value.
+    def _cont_log_terms(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``(len(rows), C, K)`` log kernel densities of continuous dimensions ``rows``."""
+        t = self._transform(x, rows)
+        z = (t[:, :, None] - self.mu[rows][:, None, :]) * self.inv_sigma[rows][:, None, :]
+        return -0.5 * z * z + (np.log(self.inv_sigma[rows]) - self.log_norm[rows])[:, None, :]
 
-        Densities are on the transformed axis; the Jacobian is the same for every estimator
-        over one space, so ratios between estimators are unaffected.
+    def _unique_masses(self, j: int, xj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For grid dimension ``j``: the mass table of the distinct candidate values against
+        the distinct (mean, width) kernels, with both inverse indices.
+
+        Grid dimensions repeat themselves (integer means, clipped widths), so the table is
+        usually tiny compared with candidates x kernels.
         """
-        out = np.empty((self.d, x.shape[1], self.mu.shape[1]))
+        ux, inv_x = np.unique(xj, return_inverse=True)
+        key = self.mu[j] + 1j * self.sigma[j]
+        uk, inv_k = np.unique(key, return_inverse=True)
+        mu, sig = uk.real, uk.imag
+        lo, hi = self._edges(ux[None, :], np.array([j]))
+        inv = 1.0 / sig
+        table = _log_gauss_mass(
+            (lo[0][:, None] - mu[None, :]) * inv[None, :],
+            (hi[0][:, None] - mu[None, :]) * inv[None, :],
+        ) - _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)[None, :]
+        return table, inv_x.ravel(), inv_k.ravel()
+
+    def joint_log_density(self, x: np.ndarray) -> np.ndarray:
+        """``(C, K)``: the log density of every product kernel (without its weight) at every
+        candidate ``x[:, c]``.
+
+        The Gaussian exponent summed over continuous dimensions is a quadratic form, so it is
+        computed with two matrix products instead of a ``(d, C, K)`` array.
+        """
+        C, K = x.shape[1], self.mu.shape[1]
+        total = np.zeros((C, K))
         cont = np.flatnonzero(~self.disc)
         if len(cont):
-            t = self._transform(x[cont], cont)
-            z = (t[:, :, None] - self.mu[cont][:, None, :]) * self.inv_sigma[cont][:, None, :]
-            out[cont] = (
-                -0.5 * z * z
-                + (np.log(self.inv_sigma[cont]) - self.log_norm[cont])[:, None, :]
-            )
-        disc = np.flatnonzero(self.disc)
-        if len(disc):
-            lo, hi = self._edges(x[disc], disc)
-            mu = self.mu[disc][:, None, :]
-            inv = self.inv_sigma[disc][:, None, :]
-            out[disc] = (
-                _log_gauss_mass((lo[:, :, None] - mu) * inv, (hi[:, :, None] - mu) * inv)
-                - self.log_norm[disc][:, None, :]
-            )
-        return out
+            center = (0.5 * (self.a + self.b))[cont]
+            t = self._transform(x[cont], cont) - center[:, None]
+            mu = self.mu[cont] - center[:, None]
+            s2 = self.inv_sigma[cont] ** 2
+            quad = (t * t).T @ s2 - 2.0 * (t.T @ (mu * s2)) + np.sum(mu * mu * s2, axis=0)
+            total += -0.5 * np.maximum(quad, 0.0)
+            total += np.sum(np.log(self.inv_sigma[cont]) - self.log_norm[cont], axis=0)
+        for j in np.flatnonzero(self.disc):
+            table, inv_x, inv_k = self._unique_masses(int(j), x[j])
+            total += table[np.ix_(inv_x, inv_k)]
+        return total
 
     def log_pdf_per_dim(self, x: np.ndarray) -> np.ndarray:
         """``(d, C)``: each dimension's own mixture at the values ``x`` (``(d, C)``)."""
@@ -273,37 +295,35 @@ class NumericKernels:
         cont = np.flatnonzero(~self.disc)
         if len(cont):
             # Sum the kernels directly in linear scale after shifting by the largest
-            # coefficient; rows where everything underflows are redone in log scale.
+            # coefficient, in single precision (this is the hot loop: candidates x kernels x
+            # dimensions, and the result only ranks candidates); rows where everything
+            # underflows are redone in double precision and log scale.
             t = self._transform(x[cont], cont)
-            coef = self.log_w[cont] + np.log(self.inv_sigma[cont]) - self.log_norm[cont]
+            inv_s = self.inv_sigma[cont]
+            coef = self.log_w[cont] + np.log(inv_s) - self.log_norm[cont]
             shift = np.max(coef, axis=1)
             shift = np.where(np.isfinite(shift), shift, 0.0)
-            inv = self.inv_sigma[cont][:, None, :]
-            z = t[:, :, None] * inv
-            z -= (self.mu[cont] * self.inv_sigma[cont])[:, None, :]
+            z = t.astype(np.float32)[:, :, None] * inv_s.astype(np.float32)[:, None, :]
+            z -= (self.mu[cont] * inv_s).astype(np.float32)[:, None, :]
             np.square(z, out=z)
-            z *= -0.5
-            z += (coef - shift[:, None])[:, None, :]
+            z *= np.float32(-0.5)
+            with np.errstate(over="ignore"):
+                z += (coef - shift[:, None]).astype(np.float32)[:, None, :]
             np.exp(z, out=z)
-            s = z.sum(axis=2)
+            s = z.sum(axis=2, dtype=np.float64)
             with np.errstate(divide="ignore"):
-                res = np.log(s) + shift[:, None]
-            out[cont] = res
-        disc = np.flatnonzero(self.disc)
-        if len(disc):
-            lo, hi = self._edges(x[disc], disc)
-            mu = self.mu[disc][:, None, :]
-            inv = self.inv_sigma[disc][:, None, :]
-            terms = _log_gauss_mass((lo[:, :, None] - mu) * inv, (hi[:, :, None] - mu) * inv)
-            terms += (self.log_w[disc] - self.log_norm[disc])[:, None, :]
-            out[disc] = _logsumexp(terms, axis=2)
-        bad = ~np.isfinite(out)
-        if np.any(bad) and len(cont):
-            rows = np.unique(np.nonzero(bad)[0])
-            rows = rows[~self.disc[rows]]
-            if len(rows):
-                full = self.kernel_log_densities(x)[rows] + self.log_w[rows][:, None, :]
+                out[cont] = np.log(s) + shift[:, None]
+            bad = ~np.all(np.isfinite(out[cont]), axis=1)
+            if bad.any():
+                rows = cont[bad]
+                full = self._cont_log_terms(rows, x[rows]) + self.log_w[rows][:, None, :]
                 out[rows] = _logsumexp(full, axis=2)
+        for j in np.flatnonzero(self.disc):
+            # A grid dimension's mixture only needs the total weight of each distinct kernel.
+            table, inv_x, inv_k = self._unique_masses(int(j), x[j])
+            w = np.bincount(inv_k, weights=self.weights[j], minlength=table.shape[1])
+            with np.errstate(divide="ignore"):
+                out[j] = _logsumexp(table + np.log(w)[None, :], axis=1)[inv_x]
         return out
 
 

@@ -228,7 +228,7 @@ class TPESampler(BaseSampler):
         self._stores: dict[tuple[int, int], ObservationStore] = {}
         # The snapshot taken while inferring a trial's space, reused by sample_relative.
         self._pending: dict[int, Snapshot] = {}
-        self._specs: dict[BaseDistribution, DimSpec] = {}
+        self._specs: dict[int, tuple[BaseDistribution, DimSpec]] = {}
         self._warned_missing_constraints = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -265,11 +265,15 @@ class TPESampler(BaseSampler):
         return store.sync(study._get_finished_trials(_FINISHED))
 
     def _spec(self, dist: BaseDistribution) -> DimSpec:
-        spec = self._specs.get(dist)
-        if spec is None:
-            spec = DimSpec.of(dist)
-            if len(self._specs) < 4096:
-                self._specs[dist] = spec
+        # Keyed by identity: trials reuse their distribution objects, and hashing one
+        # costs more than the rest of this lookup.
+        hit = self._specs.get(id(dist))
+        if hit is not None and hit[0] is dist:
+            return hit[1]
+        spec = DimSpec.of(dist)
+        if len(self._specs) >= 4096:
+            self._specs.clear()
+        self._specs[id(dist)] = (dist, spec)
         return spec
 
     # -- the sampler interface ---------------------------------------------------------------
@@ -410,9 +414,12 @@ class TPESampler(BaseSampler):
             loss = np.concatenate([loss, np.zeros((r, loss.shape[1]))])
             step = np.concatenate([step, np.zeros(r)])
             violation = np.concatenate([violation, np.zeros(r)])
-        order = np.argsort(number, kind="stable")
-        state, loss, step = state[order], loss[order], step[order]
-        violation = self._violations(violation[order])
+        order: np.ndarray | None = None
+        if not (snap.ordered and (not running or _increasing(number))):
+            order = np.argsort(number, kind="stable")
+            state, loss, step = state[order], loss[order], step[order]
+            violation = violation[order]
+        violation = self._violations(violation)
 
         below = split(state, loss, step, violation, self._call_gamma(n, loss.shape[1]), rng)
         mo_weights = None
@@ -453,7 +460,7 @@ class TPESampler(BaseSampler):
         self,
         snap: Snapshot,
         running: list[FrozenTrial],
-        order: np.ndarray,
+        order: np.ndarray | None,
         space: dict[str, BaseDistribution],
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, d)`` values (numeric, or choice index) and which rows hold a usable value."""
@@ -466,14 +473,15 @@ class TPESampler(BaseSampler):
             if col is not None:
                 v = snap.values[:, col]
                 dists = snap.column_dists[col]
-                if len(dists) == 1 and dists[0] == dist:
+                if len(dists) == 1 and (dists[0] is dist or dists[0] == dist):
                     values[:n, j] = v
                 else:
                     values[:n, j] = _recode(v, snap.codes[:, col], dists, dist)
             for i, t in enumerate(running):
                 if name in t.params:
                     values[n + i, j] = _value_for(t.params[name], t.distributions[name], dist)
-        values = values[order]
+        if order is not None:
+            values = values[order]
         valid = ~np.isnan(values)
         for j, dist in enumerate(space.values()):
             if not isinstance(dist, CategoricalDistribution):
@@ -585,7 +593,7 @@ class TPESampler(BaseSampler):
         total: np.ndarray | None = None
         log_w: np.ndarray | None = None
         if num is not None and cand_num is not None:
-            total = num.kernel_log_densities(cand_num).sum(axis=0)
+            total = num.joint_log_density(cand_num)
             log_w = num.log_w[0]
         for kern, c in zip(cats, cand_cat):
             with np.errstate(divide="ignore"):
@@ -620,6 +628,10 @@ class TPESampler(BaseSampler):
                 f"distances >= 0, got {mat.tolist()!r}."
             )
         return mat
+
+
+def _increasing(a: np.ndarray) -> bool:
+    return bool(np.all(a[1:] > a[:-1]))
 
 
 def _choose(probs: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:

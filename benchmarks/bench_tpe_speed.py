@@ -1,0 +1,176 @@
+"""TPESampler decision time: tunesmith against Optuna, per trial, as the history grows.
+
+    python benchmarks/bench_tpe_speed.py            # 100, 1,000 and 5,000 trials
+    python benchmarks/bench_tpe_speed.py --quick    # 100 and 1,000 trials, fewer repeats
+    python benchmarks/bench_tpe_speed.py --sizes 100 300 1000 --repeats 10
+
+Method: for each history size ``n`` a study is filled with ``n`` COMPLETE trials (the same
+random points and values for both libraries, added with ``add_trials``), then ``optimize`` runs
+``repeats`` more trials with a trivial objective. The framework time of a trial is its wall time
+minus the time spent inside the objective (which here only calls ``suggest_*``' bookkeeping-free
+arithmetic); the median over the repeats is reported. Spaces: 10 floats (independent TPE),
+the same with ``multivariate=True``, and a mixed 10-d space (floats, log floats, stepped
+floats, ints, log ints, categoricals). The growth exponent is the slope of log(time) against
+log(n). Both libraries run in this process, one after the other for each size, so machine load
+affects both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+import tunesmith
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        print("optuna is not installed here; reporting tunesmith only.")
+        return None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna
+
+
+CHOICES = ("relu", "tanh", "gelu", "silu")
+
+
+def _space(lib: Any, kind: str) -> dict[str, Any]:
+    d = lib.distributions
+    if kind != "mixed":
+        return {f"x{i}": d.FloatDistribution(-5.0, 5.0) for i in range(10)}
+    return {
+        "f0": d.FloatDistribution(-5.0, 5.0),
+        "f1": d.FloatDistribution(-5.0, 5.0),
+        "lr": d.FloatDistribution(1e-5, 1e-1, log=True),
+        "wd": d.FloatDistribution(1e-6, 1e-2, log=True),
+        "drop": d.FloatDistribution(0.0, 0.5, step=0.05),
+        "units": d.IntDistribution(16, 512),
+        "layers": d.IntDistribution(1, 8),
+        "batch": d.IntDistribution(8, 1024, log=True),
+        "act": d.CategoricalDistribution(CHOICES),
+        "opt": d.CategoricalDistribution(("sgd", "adam", "adamw")),
+    }
+
+
+def _value(params: dict[str, Any]) -> float:
+    total = 0.0
+    for k, v in params.items():
+        if isinstance(v, str):
+            total += 0.5 * (CHOICES.index(v) if v in CHOICES else len(v) % 3)
+        elif k in ("lr", "wd", "batch"):
+            total += math.log10(v) ** 2 * 0.1
+        else:
+            total += float(v) ** 2 * 0.01
+    return total
+
+
+def _history(kind: str, n: int, seed: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    space = _space(tunesmith, kind)
+    out = []
+    for _ in range(n):
+        p: dict[str, Any] = {}
+        for name, dist in space.items():
+            u = float(rng.random())
+            p[name] = tunesmith.samplers._base.from_unit(dist, u)
+        out.append(p)
+    return out
+
+
+def _objective(kind: str, spent: list[float]) -> Any:
+    def objective(trial: Any) -> float:
+        if kind == "mixed":
+            params = {
+                "f0": trial.suggest_float("f0", -5.0, 5.0),
+                "f1": trial.suggest_float("f1", -5.0, 5.0),
+                "lr": trial.suggest_float("lr", 1e-5, 1e-1, log=True),
+                "wd": trial.suggest_float("wd", 1e-6, 1e-2, log=True),
+                "drop": trial.suggest_float("drop", 0.0, 0.5, step=0.05),
+                "units": trial.suggest_int("units", 16, 512),
+                "layers": trial.suggest_int("layers", 1, 8),
+                "batch": trial.suggest_int("batch", 8, 1024, log=True),
+                "act": trial.suggest_categorical("act", list(CHOICES)),
+                "opt": trial.suggest_categorical("opt", ["sgd", "adam", "adamw"]),
+            }
+        else:
+            params = {f"x{i}": trial.suggest_float(f"x{i}", -5.0, 5.0) for i in range(10)}
+        t0 = time.perf_counter()
+        v = _value(params)
+        spent.append(time.perf_counter() - t0)
+        return v
+
+    return objective
+
+
+def _measure(lib: Any, kind: str, multivariate: bool, n: int, repeats: int) -> float:
+    sampler = lib.samplers.TPESampler(seed=0, multivariate=multivariate)
+    study = lib.create_study(sampler=sampler)
+    dists = _space(lib, kind)
+    study.add_trials(
+        [
+            lib.trial.create_trial(params=p, distributions=dists, value=_value(p))
+            for p in _history(kind, n, seed=n)
+        ]
+    )
+    spent: list[float] = []
+    objective = _objective(kind, spent)
+    study.optimize(objective, n_trials=1)  # warm-up
+    times = []
+    for _ in range(repeats):
+        spent.clear()
+        t0 = time.perf_counter()
+        study.optimize(objective, n_trials=1)
+        times.append(time.perf_counter() - t0 - sum(spent))
+    return statistics.median(times)
+
+
+def _slope(sizes: list[int], times: list[float]) -> float:
+    if len(sizes) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 and 1,000 trials, 5 repeats")
+    parser.add_argument("--sizes", type=int, nargs="*", help="history sizes to measure")
+    parser.add_argument("--repeats", type=int, help="timed trials per size")
+    args = parser.parse_args()
+    sizes = args.sizes or ([100, 1000] if args.quick else [100, 1000, 5000])
+    repeats = args.repeats or (5 if args.quick else 15)
+    tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
+    optuna = _optuna()
+    cases = [("10-d float", "float", False), ("10-d float mv", "float", True),
+             ("10-d mixed", "mixed", False)]
+    print(f"framework time per trial (median of {repeats}), ms")
+    print(f"{'space':<16}{'trials':>8}{'tunesmith':>12}{'optuna':>12}{'ratio':>9}")
+    for label, kind, mv in cases:
+        ours_t, theirs_t = [], []
+        for n in sizes:
+            ours = _measure(tunesmith, kind, mv, n, repeats)
+            ours_t.append(ours)
+            if optuna is not None:
+                theirs = _measure(optuna, kind, mv, n, repeats)
+                theirs_t.append(theirs)
+                print(
+                    f"{label:<16}{n:>8}{ours * 1e3:>12.2f}{theirs * 1e3:>12.2f}"
+                    f"{ours / theirs:>9.3f}",
+                    flush=True,
+                )
+            else:
+                print(f"{label:<16}{n:>8}{ours * 1e3:>12.2f}{'-':>12}{'-':>9}", flush=True)
+        line = f"{label:<16}{'growth':>8}{_slope(sizes, ours_t):>12.2f}"
+        if theirs_t:
+            line += f"{_slope(sizes, theirs_t):>12.2f}"
+        print(line + "   (exponent of n)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,629 @@
+from __future__ import annotations
+
+import math
+import pickle
+from typing import Any
+import warnings
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+import numpy as np
+import pytest
+
+import tunesmith
+from tunesmith.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from tunesmith.samplers import RandomSampler, TPESampler, intersection_search_space
+from tunesmith.samplers._tpe import hypervolume, hypervolume_contributions
+from tunesmith.samplers._tpe._observations import COMPLETE, PRUNED, RUNNING
+from tunesmith.samplers._tpe._split import mo_below_weights, pareto_mask, split
+from tunesmith.trial import Trial, TrialState, create_trial
+
+tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
+
+
+def _sphere(trial: Trial) -> float:
+    x = trial.suggest_float("x", -5.0, 5.0)
+    y = trial.suggest_float("y", -5.0, 5.0)
+    return (x - 1.0) ** 2 + (y + 2.0) ** 2
+
+
+def _mixed(trial: Trial) -> float:
+    a = trial.suggest_float("a", -3.0, 3.0)
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    drop = trial.suggest_float("drop", 0.0, 0.5, step=0.1)
+    n = trial.suggest_int("n", 1, 9, step=2)
+    b = trial.suggest_int("b", 8, 512, log=True)
+    act = trial.suggest_categorical("act", ["relu", "tanh", None, 1.5])
+    return a * a + abs(math.log10(lr) + 3) + drop + n + abs(math.log2(b) - 6) + (act != "tanh")
+
+
+def _params(study: tunesmith.Study) -> list[dict[str, Any]]:
+    return [t.params for t in study.trials]
+
+
+# -- determinism -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"multivariate": True}, {"multivariate": True, "group": True}, {"constant_liar": True}],
+    ids=["independent", "multivariate", "group", "liar"],
+)
+def test_same_seed_gives_the_same_trials(kwargs: dict[str, Any]) -> None:
+    runs = []
+    for _ in range(2):
+        study = tunesmith.create_study(sampler=TPESampler(seed=7, n_startup_trials=5, **kwargs))
+        study.optimize(_mixed, n_trials=25)
+        runs.append(_params(study))
+    assert runs[0] == runs[1]
+    other = tunesmith.create_study(sampler=TPESampler(seed=8, n_startup_trials=5, **kwargs))
+    other.optimize(_mixed, n_trials=25)
+    assert _params(other) != runs[0]
+
+
+def test_same_history_gives_the_same_suggestion_whatever_the_order_trials_finished() -> None:
+    # Thirty trials run at once (as with thirty workers) and finish in opposite orders in two
+    # studies: the next trial gets the same parameters in both.
+    dists = {"x": FloatDistribution(-5, 5), "k": IntDistribution(0, 9)}
+    suggestions = []
+    for reverse in (False, True):
+        study = tunesmith.create_study(sampler=TPESampler(seed=3))
+        trials = [study.ask(fixed_distributions=dists) for _ in range(30)]
+        for t in reversed(trials) if reverse else trials:
+            study.tell(t, t.params["x"] ** 2 + t.params["k"])
+        nxt = study.ask()
+        suggestions.append((nxt.suggest_float("x", -5, 5), nxt.suggest_int("k", 0, 9)))
+    assert suggestions[0] == suggestions[1]
+
+
+# -- spaces ----------------------------------------------------------------------------------
+
+
+@st.composite
+def _distributions(draw: st.DrawFn) -> BaseDistribution:
+    kind = draw(st.sampled_from(["float", "log", "fstep", "int", "istep", "ilog", "cat"]))
+    if kind == "cat":
+        n = draw(st.integers(1, 5))
+        pool = ["a", "b", 3, 4.5, None, True]
+        return CategoricalDistribution(pool[:n])
+    if kind in ("int", "istep", "ilog"):
+        low = draw(st.integers(1 if kind == "ilog" else -20, 20))
+        high = low + draw(st.integers(0, 50))
+        step = draw(st.integers(1, 7)) if kind == "istep" else 1
+        return IntDistribution(low, high, log=kind == "ilog", step=step)
+    if kind == "log":
+        low = draw(st.floats(1e-6, 10.0))
+        return FloatDistribution(low, low * draw(st.floats(1.0, 1e4)), log=True)
+    low = draw(st.floats(-100.0, 100.0))
+    high = low + draw(st.floats(0.0, 50.0))
+    if kind == "fstep":
+        return FloatDistribution(low, high, step=draw(st.sampled_from([0.1, 0.25, 1.0, 3.0])))
+    return FloatDistribution(low, high)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    dists=st.lists(_distributions(), min_size=1, max_size=4),
+    multivariate=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_values_respect_bounds_steps_logs_and_choices(
+    dists: list[BaseDistribution], multivariate: bool, seed: int
+) -> None:
+    sampler = TPESampler(seed=seed, n_startup_trials=3, multivariate=multivariate)
+    study = tunesmith.create_study(sampler=sampler)
+
+    def objective(trial: Trial) -> float:
+        total = 0.0
+        for i, d in enumerate(dists):
+            v = trial._suggest(f"p{i}", d)
+            assert d.contains(v), (d, v)
+            if isinstance(d, IntDistribution):
+                assert type(v) is int
+            elif isinstance(d, FloatDistribution):
+                assert type(v) is float
+            total += hash(repr(v)) % 7
+        return total
+
+    study.optimize(objective, n_trials=12)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 12
+
+
+def test_grid_values_are_exact_grid_points() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=2))
+
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0, step=0.1)
+        k = trial.suggest_int("k", 3, 30, step=3)
+        return abs(x - 0.7) + abs(k - 12)
+
+    study.optimize(objective, n_trials=30)
+    for t in study.trials:
+        assert abs(t.params["x"] * 10 - round(t.params["x"] * 10)) < 1e-9
+        assert (t.params["k"] - 3) % 3 == 0
+    assert study.best_params == {"x": pytest.approx(0.7), "k": 12}
+
+
+def test_dynamic_space_parameters_appear_and_disappear() -> None:
+    def objective(trial: Trial) -> float:
+        n = trial.number
+        x = trial.suggest_float("x", -1.0, 1.0)
+        if n % 3 == 0:
+            x += trial.suggest_int("extra", 0, 4)
+        if n >= 20:  # a parameter that only exists later, with a new range
+            x += trial.suggest_float("late", 10.0, 20.0)
+        if n % 2 == 0:
+            x += len(trial.suggest_categorical("c", ["a", "bb"]))
+        return x * x
+
+    sampler = TPESampler(seed=1, n_startup_trials=5, multivariate=True, group=True)
+    study = tunesmith.create_study(sampler=sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # group=True needs no independent fallback warning
+        study.optimize(objective, n_trials=40)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 40
+    for t in study.trials:
+        for name, value in t.params.items():
+            assert t.distributions[name].contains(value)
+    assert all("late" in t.params for t in study.trials[20:])
+
+
+def test_intersection_space_matches_the_reference_function() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=100))
+
+    def objective(trial: Trial) -> float:
+        trial.suggest_float("x", 0, 1)
+        if trial.number % 2:
+            trial.suggest_int("odd", 0, 3)
+        if trial.number == 5:
+            raise tunesmith.TrialPruned()
+        return 1.0
+
+    study.optimize(objective, n_trials=10)
+    sampler = study.sampler
+    assert isinstance(sampler, TPESampler)
+    t = study.ask()
+    space = sampler.infer_relative_search_space(study, t._cache)
+    assert space == intersection_search_space(study.trials, include_pruned=True)
+    assert list(space) == ["x"]
+
+
+# -- parallel, ask/tell ----------------------------------------------------------------------
+
+
+def test_n_jobs_two_completes_and_stays_in_bounds() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=5))
+    study.optimize(_mixed, n_trials=40, n_jobs=2)
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 40
+    assert sorted(t.number for t in trials) == list(range(40))
+    for t in trials:
+        for name, value in t.params.items():
+            assert t.distributions[name].contains(value)
+
+
+def test_ask_and_tell_loop_converges() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=2))
+    for _ in range(60):
+        trial = study.ask()
+        study.tell(trial, _sphere(trial))
+    assert study.best_value < 0.5
+
+
+def test_ask_with_fixed_distributions_uses_the_model() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=2, n_startup_trials=3))
+    dists = {"x": FloatDistribution(-5, 5), "y": FloatDistribution(-5, 5)}
+    for _ in range(15):
+        trial = study.ask(fixed_distributions=dists)
+        study.tell(trial, _sphere(trial))
+    last = study.ask(fixed_distributions=dists)
+    assert set(last.relative_params) == {"x", "y"}
+
+
+# -- optimisation quality --------------------------------------------------------------------
+
+
+def test_converges_on_a_sphere_and_beats_random_search() -> None:
+    tpe = tunesmith.create_study(sampler=TPESampler(seed=0))
+    tpe.optimize(_sphere, n_trials=100)
+    rnd = tunesmith.create_study(sampler=RandomSampler(seed=0))
+    rnd.optimize(_sphere, n_trials=100)
+    best = tpe.best_params
+    distance = math.hypot(best["x"] - 1.0, best["y"] + 2.0)
+    assert distance < 0.25
+    assert tpe.best_value < rnd.best_value
+
+
+def test_multivariate_converges_on_a_sphere() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, multivariate=True))
+    study.optimize(_sphere, n_trials=100)
+    best = study.best_params
+    assert math.hypot(best["x"] - 1.0, best["y"] + 2.0) < 0.25
+
+
+def test_maximize_direction_is_respected() -> None:
+    study = tunesmith.create_study(direction="maximize", sampler=TPESampler(seed=0))
+    study.optimize(lambda t: -_sphere(t), n_trials=60)
+    assert study.best_value > -0.5
+
+
+def _figure3(trial: Trial) -> float:
+    # The conditional space of the Optuna paper's define-by-run example: the classifier chosen
+    # first decides which hyperparameters exist.
+    classifier = trial.suggest_categorical("classifier", ["SVC", "RandomForest"])
+    if classifier == "SVC":
+        c = trial.suggest_float("svc_c", 1e-10, 1e10, log=True)
+        return 0.1 + abs(math.log10(c) - 2.0) * 0.05  # best: 0.1 at C=100
+    depth = trial.suggest_int("rf_max_depth", 2, 32, log=True)
+    return 0.3 + abs(depth - 8) * 0.01  # best: 0.3
+
+
+def test_group_models_each_branch_of_a_conditional_space() -> None:
+    sampler = TPESampler(seed=0, multivariate=True, group=True, n_startup_trials=10)
+    study = tunesmith.create_study(sampler=sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study.optimize(_figure3, n_trials=60)
+    late = study.trials[30:]
+    t = study.ask()
+    relative = t.relative_params
+    # Every branch parameter is decided jointly within its group.
+    assert {"classifier", "svc_c", "rf_max_depth"} <= set(relative)
+    assert sum(t.params["classifier"] == "SVC" for t in late) >= 20
+    assert study.best_value < 0.2
+
+
+def test_multivariate_without_group_warns_for_conditional_parameters() -> None:
+    sampler = TPESampler(seed=0, multivariate=True, n_startup_trials=5)
+    study = tunesmith.create_study(sampler=sampler)
+    with pytest.warns(UserWarning, match="svc_c|rf_max_depth"):
+        study.optimize(_figure3, n_trials=20)
+    t = study.ask()
+    assert set(t.relative_params) == {"classifier"}
+
+
+def test_group_without_multivariate_warns_and_turns_it_on() -> None:
+    with pytest.warns(UserWarning, match="`group=True` needs `multivariate=True`"):
+        sampler = TPESampler(group=True)
+    assert sampler._multivariate
+
+
+# -- constant liar ---------------------------------------------------------------------------
+
+
+def _liar_study(constant_liar: bool) -> tuple[tunesmith.Study, float]:
+    """A 1-d study whose good trials sit around 0.3, plus one RUNNING trial there."""
+    study = tunesmith.create_study(
+        sampler=TPESampler(seed=11, n_startup_trials=0, constant_liar=constant_liar)
+    )
+    dist = {"x": FloatDistribution(0.0, 1.0)}
+    for i in range(40):
+        x = i / 39
+        study.add_trial(create_trial(params={"x": x}, distributions=dist, value=abs(x - 0.3)))
+    running = study.ask(fixed_distributions=dist)
+    return study, running.params["x"]
+
+
+def test_constant_liar_steers_away_from_running_trials() -> None:
+    # With the liar, a RUNNING trial counts as a bad observation, so the density of the bad
+    # trials g(x) is higher at its point and the next suggestion lands farther from it.
+    near_with, near_without = 0, 0
+    for _ in range(1):
+        for liar in (True, False):
+            study, at = _liar_study(liar)
+            # Several more workers ask while the first one still runs.
+            xs = [study.ask().suggest_float("x", 0.0, 1.0) for _ in range(8)]
+            close = sum(abs(x - at) < 0.01 for x in xs)
+            if liar:
+                near_with += close
+            else:
+                near_without += close
+    assert near_without > near_with
+
+
+def test_constant_liar_puts_running_trials_in_the_bad_set() -> None:
+    state = np.array([COMPLETE, COMPLETE, RUNNING, COMPLETE], dtype=np.int8)
+    loss = np.array([[3.0], [1.0], [0.0], [2.0]])
+    below = split(state, loss, np.zeros(4), np.zeros(4), 2, np.random.default_rng(0))
+    assert below.tolist() == [False, True, False, True]
+
+
+# -- ranking of pruned, infeasible and failed trials -----------------------------------------
+
+
+def test_split_ranks_complete_then_pruned_by_step_then_infeasible() -> None:
+    state = np.array([PRUNED, PRUNED, COMPLETE, PRUNED, COMPLETE, COMPLETE], dtype=np.int8)
+    loss = np.array([[0.0], [5.0], [9.0], [1.0], [8.0], [-1.0]])
+    step = np.array([3.0, 7.0, np.inf, 7.0, np.inf, np.inf])
+    violation = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 2.0])
+    rng = np.random.default_rng(0)
+    # Row 5 has the best value but is infeasible: last.
+    assert split(state, loss, step, violation, 2, rng).tolist() == [0, 0, 1, 0, 1, 0]
+    # Then pruned trials at the later step, the better value first.
+    assert split(state, loss, step, violation, 3, rng).tolist() == [0, 0, 1, 1, 1, 0]
+    assert split(state, loss, step, violation, 4, rng).tolist() == [0, 1, 1, 1, 1, 0]
+    assert split(state, loss, step, violation, 6, rng).all()
+
+
+def test_pruned_trials_inform_the_model_through_their_last_value() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=5))
+
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -5, 5)
+        for step in range(3):
+            trial.report(abs(x - 2.0) + (2 - step), step)
+            if x < 0 and step == 1:
+                raise tunesmith.TrialPruned()
+        return abs(x - 2.0)
+
+    study.optimize(objective, n_trials=40)
+    assert study.get_trials(states=(TrialState.PRUNED,))
+    assert abs(study.best_params["x"] - 2.0) < 0.3
+
+
+def test_failed_trials_are_ignored() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=5))
+
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -5, 5)
+        if trial.number % 2:
+            raise ValueError("boom")
+        return x * x
+
+    study.optimize(objective, n_trials=20, catch=(ValueError,))
+    # Only COMPLETE and PRUNED trials count towards the startup phase.
+    t = study.ask()
+    assert set(t.relative_params) == {"x"}
+    assert len(study.get_trials(states=(TrialState.FAIL,))) == 10
+
+
+def test_startup_trials_are_random_then_the_model_takes_over() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=5))
+    for i in range(6):
+        t = study.ask()
+        t.suggest_float("x", 0, 1)
+        assert (t.relative_params == {}) == (i < 5)
+        study.tell(t, 1.0)
+
+
+def test_constraints_func_finds_the_feasible_optimum() -> None:
+    # Minimise x^2 + y^2 subject to x + y >= 1: the optimum is 0.5 at (0.5, 0.5).
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -2, 2)
+        y = trial.suggest_float("y", -2, 2)
+        trial.set_user_attr("c", 1.0 - x - y)
+        return x * x + y * y
+
+    def constraints(trial: tunesmith.trial.FrozenTrial) -> list[float]:
+        return [trial.user_attrs["c"]]
+
+    tpe = tunesmith.create_study(sampler=TPESampler(seed=0, constraints_func=constraints))
+    tpe.optimize(objective, n_trials=80)
+    feasible = [t for t in tpe.trials if t.constraints[0] <= 0]
+    assert all(t.constraints is not None for t in tpe.trials)
+    assert min(t.value for t in feasible) < 0.6
+    assert tpe.best_trial.feasible
+    late_share = np.mean([t.feasible for t in tpe.trials[40:]])
+    assert late_share > 0.6
+
+
+def test_constraints_from_set_constraint_are_honoured() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -2, 2)
+        trial.set_constraint([x - 1.0])  # feasible for x <= 1
+        return -x
+
+    study = tunesmith.create_study(sampler=TPESampler(seed=0))
+    study.optimize(objective, n_trials=50)
+    assert 0.9 < study.best_params["x"] <= 1.0
+    # Infeasible trials have better values but must not pull the model: most late trials
+    # stay within 0.5 of the constrained optimum rather than at the unconstrained one (x=2).
+    late = [t.params["x"] for t in study.trials[25:]]
+    assert np.mean([abs(x - 1.0) < 0.5 for x in late]) > 0.6
+    assert max(t.params["x"] for t in study.best_trials) <= 1.0
+
+
+# -- several objectives ----------------------------------------------------------------------
+
+
+def _two_objectives(trial: Trial) -> tuple[float, float]:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    y = trial.suggest_float("y", 0.0, 1.0)
+    z = trial.suggest_float("z", 0.0, 1.0)
+    g = 1.0 + 9.0 * (y + z) / 2.0  # ZDT1 with three variables
+    return x, g * (1.0 - math.sqrt(x / g))
+
+
+def _front_hypervolume(study: tunesmith.Study) -> float:
+    pts = np.array([t.values for t in study.best_trials])
+    return hypervolume(pts, np.array([1.1, 11.0]))
+
+
+def test_motpe_beats_random_search_on_hypervolume() -> None:
+    wins = 0
+    for seed in (0, 1):
+        tpe = tunesmith.create_study(
+            directions=["minimize", "minimize"], sampler=TPESampler(seed=seed)
+        )
+        tpe.optimize(_two_objectives, n_trials=60)
+        rnd = tunesmith.create_study(
+            directions=["minimize", "minimize"], sampler=RandomSampler(seed=seed)
+        )
+        rnd.optimize(_two_objectives, n_trials=60)
+        wins += _front_hypervolume(tpe) > _front_hypervolume(rnd)
+    assert wins == 2
+
+
+def test_motpe_handles_maximize_and_pruned_trials() -> None:
+    study = tunesmith.create_study(
+        directions=["maximize", "minimize"], sampler=TPESampler(seed=0, n_startup_trials=4)
+    )
+
+    def objective(trial: Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0, 1)
+        trial.report((x, 1 - x), 0)
+        if trial.number % 4 == 3:
+            raise tunesmith.TrialPruned()
+        return x, (1 - x) ** 2
+
+    study.optimize(objective, n_trials=20)
+    assert len(study.get_trials(states=(TrialState.PRUNED,))) == 5
+    assert len(study.best_trials) >= 1
+
+
+def test_mo_split_fills_fronts_then_breaks_ties_by_hypervolume() -> None:
+    loss = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.9, 0.9], [0.45, 0.55]])
+    state = np.zeros(5, dtype=np.int8)
+    zeros = np.zeros(5)
+    rng = np.random.default_rng(0)
+    # The front is rows 0, 1, 2, 4; the two extremes contribute most hypervolume.
+    below = split(state, loss, zeros, zeros, 2, rng)
+    assert below.tolist() == [True, True, False, False, False]
+    below = split(state, loss, zeros, zeros, 4, rng)
+    assert below.tolist() == [True, True, True, False, True]
+    w = mo_below_weights(state[:3], loss[:3], zeros[:3], rng)
+    # Exclusive areas against the reference point (1.1, 1.1): 0.05, 0.05 and 0.25.
+    assert w == pytest.approx([0.2, 0.2, 1.0])
+
+
+def test_pareto_mask_matches_the_brute_force_definition() -> None:
+    rng = np.random.default_rng(5)
+    pts = rng.integers(0, 6, size=(80, 2)).astype(float)
+    expected = [
+        not any(np.all(q <= p) and np.any(q < p) for q in pts) for p in pts
+    ]
+    assert pareto_mask(pts).tolist() == expected
+
+
+# -- hypervolume -----------------------------------------------------------------------------
+
+
+def _hv_grid(points: np.ndarray, ref: np.ndarray, cells: int = 40) -> float:
+    axes = [np.linspace(0, r, cells, endpoint=False) + r / cells / 2 for r in ref]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(ref))
+    dom = np.any(np.all(points[None] <= grid[:, None], axis=2), axis=1)
+    return float(dom.mean() * np.prod(ref))
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_hypervolume_is_exact_on_grid_points(m: int) -> None:
+    rng = np.random.default_rng(m)
+    pts = rng.integers(0, 4, size=(6, m)).astype(float) / 4
+    ref = np.ones(m)
+    assert hypervolume(pts, ref) == pytest.approx(_hv_grid(pts, ref, cells=8))
+
+
+def test_hypervolume_contributions() -> None:
+    pts = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0], [3.0, 3.0]])
+    ref = np.array([4.0, 4.0])
+    assert hypervolume(pts, ref) == pytest.approx(6.0)
+    assert hypervolume_contributions(pts, ref).tolist() == [1.0, 1.0, 1.0, 0.0]
+    pts3 = np.array([[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]])
+    c = hypervolume_contributions(pts3, np.ones(3))
+    assert c == pytest.approx([0.125, 0.125, 0.125])
+    assert hypervolume(pts3, np.ones(3)) == pytest.approx(0.5)
+    mc = hypervolume_contributions(np.tile(pts3, (30, 1)) + 1e-3 * np.arange(90)[:, None], np.ones(3) * 2)
+    assert mc.shape == (90,) and np.all(mc >= 0)
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+def test_categorical_distance_func_is_used() -> None:
+    calls = []
+
+    def dist(a: int, b: int) -> float:
+        calls.append((a, b))
+        return abs(a - b)
+
+    sampler = TPESampler(seed=0, n_startup_trials=3, categorical_distance_func={"k": dist})
+    study = tunesmith.create_study(sampler=sampler)
+    study.optimize(lambda t: abs(t.suggest_categorical("k", list(range(10))) - 6), n_trials=25)
+    assert calls
+    assert study.best_value == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"consider_prior": False},
+        {"consider_magic_clip": False},
+        {"consider_endpoints": True},
+        {"prior_weight": 0.0},
+        {"weights": lambda n: np.ones(n)},
+        {"gamma": lambda n: 3},
+        {"n_ei_candidates": 1},
+    ],
+)
+def test_options_still_optimise(kwargs: dict[str, Any]) -> None:
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, **kwargs))
+    study.optimize(_sphere, n_trials=40)
+    # The model's trials are better than the random startup trials, typically.
+    startup = np.median([t.value for t in study.trials[:10]])
+    modelled = np.median([t.value for t in study.trials[10:]])
+    assert modelled < startup
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"prior_weight": -1.0}, "`prior_weight` must be a finite number >= 0, got prior_weight=-1.0"),
+        ({"prior_weight": float("nan")}, "`prior_weight`"),
+        ({"n_startup_trials": -1}, "`n_startup_trials` must be an integer >= 0, got n_startup_trials=-1"),
+        ({"n_ei_candidates": 0}, "`n_ei_candidates` must be an integer >= 1, got n_ei_candidates=0"),
+        ({"n_ei_candidates": 2.5}, "`n_ei_candidates`"),
+    ],
+)
+def test_bad_values_are_refused(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)")):
+        TPESampler(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"multivariate": "yes"}, "`multivariate` must be a bool, got multivariate='yes'"),
+        ({"gamma": 0.1}, "`gamma` must be callable, got gamma=0.1"),
+        ({"weights": [1, 2]}, "`weights` must be callable"),
+        ({"seed": 1.5}, "`seed` must be an int or None, got seed=1.5"),
+        ({"constraints_func": 3}, "`constraints_func` must be callable or None"),
+        ({"categorical_distance_func": {"k": 1}}, "`categorical_distance_func` must map"),
+    ],
+)
+def test_bad_types_are_refused(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        TPESampler(**kwargs)
+
+
+def test_bad_gamma_or_weights_results_are_reported() -> None:
+    study = tunesmith.create_study(sampler=TPESampler(n_startup_trials=1, gamma=lambda n: -1))
+    study.optimize(_sphere, n_trials=1)
+    with pytest.raises(ValueError, match=r"`gamma` must return an integer >= 0, got gamma\(1\)=-1"):
+        study.optimize(_sphere, n_trials=1)
+    study = tunesmith.create_study(
+        sampler=TPESampler(n_startup_trials=1, weights=lambda n: -np.ones(n))
+    )
+    study.optimize(_sphere, n_trials=1)
+    with pytest.raises(ValueError, match=r"`weights\(\d+\)` must return"):
+        study.optimize(_sphere, n_trials=1)
+
+
+def test_sampler_pickles_and_keeps_its_seed() -> None:
+    sampler = TPESampler(seed=5, n_startup_trials=3)
+    study = tunesmith.create_study(sampler=sampler)
+    study.optimize(_sphere, n_trials=8)
+    clone = pickle.loads(pickle.dumps(sampler))
+    a = tunesmith.create_study(sampler=clone)
+    b = tunesmith.create_study(sampler=TPESampler(seed=5, n_startup_trials=3))
+    a.optimize(_sphere, n_trials=8)
+    b.optimize(_sphere, n_trials=8)
+    assert _params(a) == _params(b)
+
+
+def test_create_study_uses_tpe_by_default() -> None:
+    assert isinstance(tunesmith.create_study().sampler, TPESampler)
