@@ -1,0 +1,170 @@
+"""GPSampler: tunesmith against Optuna, decision time per trial and result quality.
+
+Run with a Python that has tunesmith and, for the comparison, optuna and torch (Optuna's
+GPSampler needs torch; on this machine only ``torch==2.13.0`` is installable):
+
+    python benchmarks/bench_gp.py            # full: 10-d at 100 and 300 trials, 5 seeds
+    python benchmarks/bench_gp.py --quick    # 5-d at 100 and 300 trials, 2 seeds, short budgets
+
+Decision time: a study is filled with ``n`` COMPLETE trials (the same random points and values
+for both libraries), then the time of ``ask()`` plus suggesting every parameter (which fits the
+Gaussian process and maximises the acquisition) is measured over a few consecutive trials after
+one warm-up trial; the median is reported. Quality: best value found on Branin (2-d) and
+Hartmann6 (6-d) within a budget, mean over seeds, as the gap to the known optimum.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread for both libraries (and one torch thread, below): on a shared 2-core machine
+# idle BLAS threads spin and multiply the time of small linear-algebra calls many times over.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import math
+import statistics
+import time
+from typing import Any
+import warnings
+
+import numpy as np
+
+import tunesmith
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+        import torch  # Optuna's GPSampler needs it
+    except ImportError as exc:
+        print(f"Optuna's GPSampler is not available here ({exc}); reporting tunesmith only.")
+        return None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    torch.set_num_threads(1)
+    return optuna
+
+
+def _shifted_function(x: np.ndarray) -> float:
+    """A smooth multimodal test function on [0, 1]^d (for the decision-time data)."""
+    return float(((x - 0.3) ** 2).sum() + 0.1 * np.sin(10.0 * x).sum())
+
+
+def _decision_time(lib: Any, n: int, dim: int, repeats: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, dim))
+    dists = {f"x{i}": lib.distributions.FloatDistribution(0.0, 1.0) for i in range(dim)}
+    sampler = lib.samplers.GPSampler(seed=seed)
+    study = lib.create_study(sampler=sampler)
+    study.add_trials(
+        [
+            lib.trial.create_trial(
+                params={f"x{i}": float(x[i]) for i in range(dim)},
+                distributions=dists,
+                value=_shifted_function(x),
+            )
+            for x in X
+        ]
+    )
+    times = []
+    for r in range(repeats + 1):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        x = np.array([trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dim)])
+        elapsed = time.perf_counter() - t0
+        study.tell(trial, _shifted_function(x))
+        if r > 0:  # the first ask pays one-off costs (imports, torch warm-up)
+            times.append(elapsed)
+    return statistics.median(times)
+
+
+def branin(t: Any) -> float:
+    x = t.suggest_float("x", -5.0, 10.0)
+    y = t.suggest_float("y", 0.0, 15.0)
+    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+    return (y - b * x * x + c * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+
+
+BRANIN_MIN = 0.397887
+
+_H6_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+_H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def hartmann6(t: Any) -> float:
+    x = np.array([t.suggest_float(f"x{i}", 0.0, 1.0) for i in range(6)])
+    return float(-(_H6_ALPHA * np.exp(-(_H6_A * (x - _H6_P) ** 2).sum(1))).sum())
+
+
+HARTMANN6_MIN = -3.32237
+
+
+def _quality(lib: Any, kind: str, func: Any, optimum: float, budget: int, seeds: int) -> float:
+    gaps = []
+    for seed in range(seeds):
+        if kind == "gp":
+            sampler = lib.samplers.GPSampler(seed=seed)
+        else:
+            sampler = lib.samplers.RandomSampler(seed=seed)
+        study = lib.create_study(sampler=sampler)
+        study.optimize(func, n_trials=budget)
+        gaps.append(study.best_value - optimum)
+    return statistics.mean(gaps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
+    optuna = _optuna()
+
+    dim = 5 if args.quick else 10
+    repeats = 2 if args.quick else 3
+    print(f"## Decision time per trial ({dim}-d, median of {repeats} trials)\n")
+    print("| trials | tunesmith (s) | optuna (s) | tunesmith / optuna |")
+    print("| ---: | ---: | ---: | ---: |")
+    for n in (100, 300):
+        ours = _decision_time(tunesmith, n, dim, repeats, seed=1)
+        if optuna is not None:
+            theirs = _decision_time(optuna, n, dim, repeats, seed=1)
+            print(f"| {n} | {ours:.3f} | {theirs:.3f} | {ours / theirs:.2f} |")
+        else:
+            print(f"| {n} | {ours:.3f} | n/a | n/a |")
+
+    seeds = 2 if args.quick else 5
+    problems = [("Branin", branin, BRANIN_MIN, 25 if args.quick else 40)]
+    problems.append(("Hartmann6", hartmann6, HARTMANN6_MIN, 30 if args.quick else 60))
+    print(f"\n## Quality: gap to the optimum of the best value, mean of {seeds} seeds\n")
+    print("| problem | trials | tunesmith GP | optuna GP | tunesmith Random |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, func, optimum, budget in problems:
+        ours = _quality(tunesmith, "gp", func, optimum, budget, seeds)
+        rand = _quality(tunesmith, "random", func, optimum, budget, seeds)
+        theirs = (
+            f"{_quality(optuna, 'gp', func, optimum, budget, seeds):.4f}"
+            if optuna is not None
+            else "n/a"
+        )
+        print(f"| {name} | {budget} | {ours:.4f} | {theirs} | {rand:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
