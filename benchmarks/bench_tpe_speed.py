@@ -147,8 +147,11 @@ def main() -> None:
     repeats = args.repeats or (5 if args.quick else 15)
     tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
     optuna = _optuna()
-    cases = [("10-d float", "float", False), ("10-d float mv", "float", True),
-             ("10-d mixed", "mixed", False)]
+    cases = [
+        ("10-d float", "float", False),
+        ("10-d float mv", "float", True),
+        ("10-d mixed", "mixed", False),
+    ]
     print(f"framework time per trial (median of {repeats}), ms")
     print(f"{'space':<16}{'trials':>8}{'tunesmith':>12}{'optuna':>12}{'ratio':>9}")
     for label, kind, mv in cases:

@@ -67,7 +67,9 @@ class DimSpec:
         a, b = low - step / 2, high + step / 2
         if dist.log:
             a, b = math.log(a), math.log(b)
-        return cls(False, low, high, step, bool(dist.log), a, b, isinstance(dist, IntDistribution), 0)
+        return cls(
+            False, low, high, step, bool(dist.log), a, b, isinstance(dist, IntDistribution), 0
+        )
 
 
 def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -157,7 +159,7 @@ class NumericKernels:
         weights: np.ndarray,
         params: ParzenEstimatorParameters,
     ) -> None:
-        d, n = values.shape
+        d = values.shape[0]
         self.d = d
         self.a = np.array([s.a for s in specs], dtype=float)
         self.b = np.array([s.b for s in specs], dtype=float)
@@ -194,7 +196,9 @@ class NumericKernels:
         with np.errstate(divide="ignore"):
             self.log_w = np.log(w)
         self.inv_sigma = 1.0 / sig
-        self.log_norm = _log_gauss_mass((self.a[:, None] - t) * self.inv_sigma, (self.b[:, None] - t) * self.inv_sigma)
+        self.log_norm = _log_gauss_mass(
+            (self.a[:, None] - t) * self.inv_sigma, (self.b[:, None] - t) * self.inv_sigma
+        )
 
     # -- sampling ----------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, kernel: np.ndarray) -> np.ndarray:
@@ -260,10 +264,13 @@ class NumericKernels:
         mu, sig = uk.real, uk.imag
         lo, hi = self._edges(ux[None, :], np.array([j]))
         inv = 1.0 / sig
-        table = _log_gauss_mass(
-            (lo[0][:, None] - mu[None, :]) * inv[None, :],
-            (hi[0][:, None] - mu[None, :]) * inv[None, :],
-        ) - _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)[None, :]
+        table = (
+            _log_gauss_mass(
+                (lo[0][:, None] - mu[None, :]) * inv[None, :],
+                (hi[0][:, None] - mu[None, :]) * inv[None, :],
+            )
+            - _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)[None, :]
+        )
         return table, inv_x.ravel(), inv_k.ravel()
 
     def joint_log_density(self, x: np.ndarray) -> np.ndarray:

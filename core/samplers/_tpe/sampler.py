@@ -125,6 +125,19 @@ class TPESampler(BaseSampler):
         True
     """
 
+    _params: ParzenEstimatorParameters
+    _n_startup_trials: int
+    _n_ei_candidates: int
+    _gamma: Callable[[int], int]
+    _weights: Callable[[int], np.ndarray]
+    _seed: int
+    _random_sampler: RandomSampler
+    _multivariate: bool
+    _group: bool
+    _warn_independent_sampling: bool
+    _constant_liar: bool
+    _constraints_func: Callable[[FrozenTrial], Sequence[float]] | None
+
     def __init__(
         self,
         *,
@@ -183,14 +196,16 @@ class TPESampler(BaseSampler):
                 "TPESampler: `constraints_func` must be callable or None, "
                 f"got constraints_func={constraints_func!r}."
             )
-        if categorical_distance_func is not None:
-            if not isinstance(categorical_distance_func, Mapping) or not all(
+        if categorical_distance_func is not None and (
+            not isinstance(categorical_distance_func, Mapping)
+            or not all(
                 isinstance(k, str) and callable(f) for k, f in categorical_distance_func.items()
-            ):
-                raise TypeError(
-                    "TPESampler: `categorical_distance_func` must map parameter names to "
-                    f"callables, got categorical_distance_func={categorical_distance_func!r}."
-                )
+            )
+        ):
+            raise TypeError(
+                "TPESampler: `categorical_distance_func` must map parameter names to "
+                f"callables, got categorical_distance_func={categorical_distance_func!r}."
+            )
         if group and not multivariate:
             import warnings
 
@@ -376,7 +391,7 @@ class TPESampler(BaseSampler):
     def _call_weights(self, n: int) -> np.ndarray:
         if self._weights is default_weights:
             return _default_weights_cached(n)
-        w = np.asarray(self._weights(n), dtype=float)[:n]
+        w: np.ndarray = np.asarray(self._weights(n), dtype=np.float64)[:n]
         if w.shape != (n,) or np.any(w < 0) or not np.all(np.isfinite(w)) or (n and w.sum() <= 0):
             raise ValueError(
                 f"TPESampler: `weights({n})` must return {n} finite, non-negative numbers "
@@ -384,9 +399,7 @@ class TPESampler(BaseSampler):
             )
         return w
 
-    def _running_rows(
-        self, study: Study, trial: FrozenTrial
-    ) -> list[FrozenTrial]:
+    def _running_rows(self, study: Study, trial: FrozenTrial) -> list[FrozenTrial]:
         running = study.get_trials(deepcopy=True, states=(TrialState.RUNNING,))
         return [t for t in running if t._trial_id != trial._trial_id]
 
@@ -651,7 +664,7 @@ def _external(dist: BaseDistribution, v: float) -> Any:
     if isinstance(dist, CategoricalDistribution):
         return dist.choices[int(v)]
     if isinstance(dist, IntDistribution):
-        return int(round(v))
+        return round(v)
     return float(v)
 
 

@@ -494,9 +494,7 @@ def test_mo_split_fills_fronts_then_breaks_ties_by_hypervolume() -> None:
 def test_pareto_mask_matches_the_brute_force_definition() -> None:
     rng = np.random.default_rng(5)
     pts = rng.integers(0, 6, size=(80, 2)).astype(float)
-    expected = [
-        not any(np.all(q <= p) and np.any(q < p) for q in pts) for p in pts
-    ]
+    expected = [not any(np.all(q <= p) and np.any(q < p) for q in pts) for p in pts]
     assert pareto_mask(pts).tolist() == expected
 
 
@@ -527,7 +525,9 @@ def test_hypervolume_contributions() -> None:
     c = hypervolume_contributions(pts3, np.ones(3))
     assert c == pytest.approx([0.125, 0.125, 0.125])
     assert hypervolume(pts3, np.ones(3)) == pytest.approx(0.5)
-    mc = hypervolume_contributions(np.tile(pts3, (30, 1)) + 1e-3 * np.arange(90)[:, None], np.ones(3) * 2)
+    mc = hypervolume_contributions(
+        np.tile(pts3, (30, 1)) + 1e-3 * np.arange(90)[:, None], np.ones(3) * 2
+    )
     assert mc.shape == (90,) and np.all(mc >= 0)
 
 
@@ -572,10 +572,19 @@ def test_options_still_optimise(kwargs: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"prior_weight": -1.0}, "`prior_weight` must be a finite number >= 0, got prior_weight=-1.0"),
+        (
+            {"prior_weight": -1.0},
+            "`prior_weight` must be a finite number >= 0, got prior_weight=-1.0",
+        ),
         ({"prior_weight": float("nan")}, "`prior_weight`"),
-        ({"n_startup_trials": -1}, "`n_startup_trials` must be an integer >= 0, got n_startup_trials=-1"),
-        ({"n_ei_candidates": 0}, "`n_ei_candidates` must be an integer >= 1, got n_ei_candidates=0"),
+        (
+            {"n_startup_trials": -1},
+            "`n_startup_trials` must be an integer >= 0, got n_startup_trials=-1",
+        ),
+        (
+            {"n_ei_candidates": 0},
+            "`n_ei_candidates` must be an integer >= 1, got n_ei_candidates=0",
+        ),
         ({"n_ei_candidates": 2.5}, "`n_ei_candidates`"),
     ],
 )
