@@ -1,6 +1,6 @@
 """Pruners under a fixed budget of epochs, and their decision time: tunesmith against Optuna.
 
-    python benchmarks/bench_pruners.py                      # 10 seeds, 3,000 epochs per run
+    python benchmarks/bench_pruners.py                      # 10 seeds, 2,000 epochs per run
     python benchmarks/bench_pruners.py --seeds 3 --budget 600 --timing-sizes 100 1000
     python benchmarks/bench_pruners.py --skip-quality       # decision time only
 
@@ -17,8 +17,8 @@ Mann-Whitney U p-value of the best errors ours vs Optuna's (a large p: no detect
 
 Decision time: a study holds ``n`` COMPLETE trials with 100 reported steps each (and the rung
 attributes successive halving records); a live trial then reports 100 steps and the mean wall
-time of ``trial.should_prune()`` is measured (median of three live trials, after one warm-up
-trial; each live trial completes, so the next one also sees one more finished trial).
+time of ``trial.should_prune()`` is measured (median of three live trials, after ten warm-up
+trials; each live trial completes, so the next one also sees one more finished trial).
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def decision_time(lib: Any, pruner: str, n: int, repeats: int = 3) -> float:
         study.tell(trial, 0.06)
         return spent / 100
 
-    live()
+    for _ in range(10):  # warm-up: every Hyperband bracket has been used once
+        live()
     return statistics.median(live() for _ in range(repeats))
 
 
@@ -163,7 +164,7 @@ def _fmt_err(values: list[float]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=10, help="seeds per configuration (>= 10)")
-    ap.add_argument("--budget", type=int, default=3000, help="epochs per run, over all trials")
+    ap.add_argument("--budget", type=int, default=2000, help="epochs per run, over all trials")
     ap.add_argument("--samplers", nargs="+", default=["tpe", "random"], choices=["tpe", "random"])
     ap.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
     ap.add_argument("--timing-sizes", nargs="+", type=int, default=[100, 5000])
