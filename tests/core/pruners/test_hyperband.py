@@ -80,6 +80,11 @@ class _Recorder(tunesmith.samplers.RandomSampler):
         self.seen: list[list[int]] = []
         self.finished_seen: list[list[int]] = []
         self.after: list[list[int]] = []
+        self.relative: list[list[int]] = []
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict:
+        self.relative.append([t.number for t in study.get_trials(deepcopy=False)])
+        return {}
 
     def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
         self.seen.append([t.number for t in study.get_trials(deepcopy=False)])
@@ -101,6 +106,7 @@ def test_sampler_sees_only_the_trials_of_the_same_bracket() -> None:
     bracket_1 = [8, 18, 21]  # the bracket-1 trials below 23 (see FIRST_BRACKETS and beyond)
     assert bracket_1 == [n for n in range(23) if pruner.bracket_of(n) == 1]
     assert sampler.seen == [[*bracket_1, 23]]
+    assert sampler.relative == [[*bracket_1, 23]]
     assert sampler.finished_seen == [bracket_1]
     study.tell(trial, 0.5)
     assert sampler.after == [[*bracket_1, 23]]
