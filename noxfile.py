@@ -104,6 +104,21 @@ def bench(session: nox.Session) -> None:
         session.run("python", script)
 
 
+def _integration_session(name: str) -> None:
+    """Register ``integration-<name>``: core + the ``<name>`` extra + the test group, running
+    only ``tests/integrations/<name>``."""
+
+    def run(session: nox.Session) -> None:
+        _pytest(session, f"tests/integrations/{name}", extras=name)
+
+    run.__doc__ = f"tests/integrations/{name} with tunesmith[{name}] installed."
+    nox.session(python=PYTHON, name=f"integration-{name}")(run)
+
+
+for _name in INTEGRATIONS:
+    _integration_session(_name)
+
+
 # Every session but bench, in this order; a session added above joins automatically.
 nox.options.sessions = [
     name
