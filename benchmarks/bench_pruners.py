@@ -1,7 +1,7 @@
 """Pruners under a fixed budget of epochs, and their decision time: tunesmith against Optuna.
 
     python benchmarks/bench_pruners.py                      # 10 seeds, 2,000 epochs per run
-    python benchmarks/bench_pruners.py --seeds 3 --budget 600 --timing-sizes 100 1000
+    python benchmarks/bench_pruners.py --seeds 3 --budget 300 --max-epochs 30  # smoke test
     python benchmarks/bench_pruners.py --skip-quality       # decision time only
 
 Quality (the Optuna paper's pruning experiment, its Figure 5 setting): an ``SGDClassifier``
@@ -63,7 +63,7 @@ def _sampler(lib: Any, name: str, seed: int) -> Any:
     return lib.samplers.RandomSampler(seed=seed)
 
 
-def _pruner(lib: Any, name: str) -> Any:
+def _pruner(lib: Any, name: str, max_epochs: int = MAX_EPOCHS) -> Any:
     p = lib.pruners
     if name == "none":
         return p.NopPruner()
@@ -72,12 +72,18 @@ def _pruner(lib: Any, name: str) -> Any:
     if name == "asha":
         return p.SuccessiveHalvingPruner()
     if name == "hyperband":
-        return p.HyperbandPruner(min_resource=1, max_resource=MAX_EPOCHS, reduction_factor=3)
+        return p.HyperbandPruner(min_resource=1, max_resource=max_epochs, reduction_factor=3)
     raise ValueError(name)
 
 
 def run_budget(
-    lib: Any, sampler: str, pruner: str, seed: int, budget: int, data: tuple[np.ndarray, ...]
+    lib: Any,
+    sampler: str,
+    pruner: str,
+    seed: int,
+    budget: int,
+    data: tuple[np.ndarray, ...],
+    max_epochs: int = MAX_EPOCHS,
 ) -> tuple[int, int, float]:
     """One run: (trials started, epochs used, best COMPLETE validation error)."""
     from sklearn.linear_model import SGDClassifier
@@ -85,7 +91,9 @@ def run_budget(
     X_train, X_valid, y_train, y_valid = data
     classes = np.unique(y_train)
     TrialState = lib.trial.TrialState
-    study = lib.create_study(sampler=_sampler(lib, sampler, seed), pruner=_pruner(lib, pruner))
+    study = lib.create_study(
+        sampler=_sampler(lib, sampler, seed), pruner=_pruner(lib, pruner, max_epochs)
+    )
     used = 0
     n_trials = 0
     best = math.inf
@@ -101,7 +109,7 @@ def run_budget(
         )
         finished = False
         error = math.nan
-        for epoch in range(MAX_EPOCHS):
+        for epoch in range(max_epochs):
             if used >= budget:
                 break
             with warnings.catch_warnings():
@@ -126,7 +134,9 @@ def run_budget(
 def decision_time(lib: Any, pruner: str, n: int, repeats: int = 3) -> float:
     """Mean seconds per ``should_prune()`` with ``n`` finished 100-step trials in the study."""
     rng = np.random.default_rng(0)
-    study = lib.create_study(sampler=lib.samplers.RandomSampler(seed=0), pruner=_pruner(lib, pruner))
+    study = lib.create_study(
+        sampler=lib.samplers.RandomSampler(seed=0), pruner=_pruner(lib, pruner)
+    )
     trials = []
     for _ in range(n):
         base = float(rng.uniform(0.1, 0.5))
@@ -165,6 +175,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=10, help="seeds per configuration (>= 10)")
     ap.add_argument("--budget", type=int, default=2000, help="epochs per run, over all trials")
+    ap.add_argument(
+        "--max-epochs", type=int, default=MAX_EPOCHS, help="epochs per trial (smoke tests: fewer)"
+    )
     ap.add_argument("--samplers", nargs="+", default=["tpe", "random"], choices=["tpe", "random"])
     ap.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
     ap.add_argument("--timing-sizes", nargs="+", type=int, default=[100, 5000])
@@ -182,7 +195,7 @@ def main() -> None:
 
         data = _data()
         print(
-            f"\nSGDClassifier on digits, <= {MAX_EPOCHS} epochs per trial, budget "
+            f"\nSGDClassifier on digits, <= {args.max_epochs} epochs per trial, budget "
             f"{args.budget} epochs per run, {args.seeds} seeds"
             + ("" if has_tpe else " (tunesmith has no TPESampler yet: 'tpe' is random for it)")
         )
@@ -197,7 +210,7 @@ def main() -> None:
                 res: dict[str, list[tuple[int, int, float]]] = {}
                 for name, lib in libs:
                     res[name] = [
-                        run_budget(lib, sampler, pruner, seed, args.budget, data)
+                        run_budget(lib, sampler, pruner, seed, args.budget, data, args.max_epochs)
                         for seed in range(args.seeds)
                     ]
                 ours = res["tunesmith"]
