@@ -210,6 +210,8 @@ class CmaEsSampler(BaseSampler):
         self._by_generation: dict[int, dict[int, list[FrozenTrial]]] = {}
         self._finished: dict[int, FinishedTrials] = {}
         self._n_finished: dict[int, int] = {}
+        self._numeric_space: tuple[dict[str, Any], dict[str, BaseDistribution]] | None = None
+        self._transform_cache: tuple[tuple[Any, ...], UnitTransform] | None = None
 
     def reseed_rng(self) -> None:
         self._seed = fresh_seed()
@@ -239,11 +241,26 @@ class CmaEsSampler(BaseSampler):
         with self._lock:
             self._index_finished(study)
             space = self._finished[study._study_id].space
-        return {
-            k: d
-            for k, d in space.items()
-            if not isinstance(d, CategoricalDistribution) and not d.single()
-        }
+            cached = self._numeric_space
+            # The intersection is a new dict only when it changed: filter it once per change.
+            if cached is None or cached[0] is not space:
+                numeric = {
+                    k: d
+                    for k, d in space.items()
+                    if not isinstance(d, CategoricalDistribution) and not d.single()
+                }
+                cached = self._numeric_space = (space, numeric)
+        return dict(cached[1])
+
+    def _transform(self, space: dict[str, BaseDistribution]) -> UnitTransform:
+        key = tuple(space.items())
+        cached = self._transform_cache
+        if cached is None or cached[0] != key:
+            cached = self._transform_cache = (
+                key,
+                UnitTransform(space, keep_grid=self._with_margin),
+            )
+        return cached[1]
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -254,7 +271,7 @@ class CmaEsSampler(BaseSampler):
             # infer_relative_search_space has just indexed the finished trials.
             if self._n_finished.get(study._study_id, 0) < self._n_startup_trials:
                 return {}
-            transform = UnitTransform(search_space, keep_grid=self._with_margin)
+            transform = self._transform(search_space)
             state = self._current_state(study, search_space, transform)
             optimizer = state.optimizer
             optimizer.reseed_rng(derive_seed(self._seed, trial.number, "cma") % (2**32 - 1))
@@ -339,7 +356,7 @@ class CmaEsSampler(BaseSampler):
                 break
             # Another worker may have told this generation already (perhaps with a different
             # set of finished trials): adopt its result so that all workers share one search.
-            stored = self._load(study)
+            stored = self._load(study, newer_than=state.generation)
             if (
                 stored is not None
                 and stored.names == names
@@ -485,7 +502,7 @@ class CmaEsSampler(BaseSampler):
 
     # -- persistence --------------------------------------------------------------------------
     def _save(self, study: Study, state: _State) -> None:
-        data = base64.b64encode(zlib.compress(pickle.dumps(state, protocol=4))).decode("ascii")
+        data = base64.b64encode(zlib.compress(pickle.dumps(state, protocol=4), 1)).decode("ascii")
         chunks = [data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK)]
         storage, sid = study._storage, study._study_id
         for i, chunk in enumerate(chunks):
@@ -502,12 +519,15 @@ class CmaEsSampler(BaseSampler):
             },
         )
 
-    def _load(self, study: Study) -> _State | None:
+    def _load(self, study: Study, newer_than: int = -1) -> _State | None:
+        """The stored state, if there is one of a generation after ``newer_than``."""
         attrs = study._storage.get_study_system_attrs(study._study_id)
         head = attrs.get(STATE_KEY)
         if not isinstance(head, dict):
             return None
         try:
+            if int(head["generation"]) <= newer_than:
+                return None  # no newer state: skip the unpickling
             data = "".join(attrs[f"{STATE_KEY}:{i}"] for i in range(int(head["n_chunks"])))
             if zlib.crc32(data.encode()) != head["crc"]:
                 return None
