@@ -310,20 +310,19 @@ def _liar_study(constant_liar: bool) -> tuple[tunesmith.Study, float]:
 
 
 def test_constant_liar_steers_away_from_running_trials() -> None:
-    # With the liar, a RUNNING trial counts as a bad observation, so the density of the bad
-    # trials g(x) is higher at its point and the next suggestion lands farther from it.
-    near_with, near_without = 0, 0
-    for _ in range(1):
-        for liar in (True, False):
-            study, at = _liar_study(liar)
-            # Several more workers ask while the first one still runs.
-            xs = [study.ask().suggest_float("x", 0.0, 1.0) for _ in range(8)]
-            close = sum(abs(x - at) < 0.01 for x in xs)
-            if liar:
-                near_with += close
-            else:
-                near_without += close
-    assert near_without > near_with
+    # Eight more workers ask while the first trial still runs. Without the liar they all pile
+    # onto the promising point; with it each RUNNING trial counts as a bad observation, so g(x)
+    # is high where others are busy and the suggestions spread out.
+    spread = {}
+    near = {}
+    for liar in (True, False):
+        study, at = _liar_study(liar)
+        xs = np.array([study.ask().suggest_float("x", 0.0, 1.0) for _ in range(8)])
+        spread[liar] = float(np.std(xs))
+        near[liar] = int(np.sum(np.abs(xs - at) < 0.01))
+    assert spread[True] > 3 * spread[False]
+    assert near[False] >= 3
+    assert near[True] < near[False]
 
 
 def test_constant_liar_puts_running_trials_in_the_bad_set() -> None:
