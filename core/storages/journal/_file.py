@@ -95,7 +95,7 @@ class JournalFileOpenLock(BaseJournalFileLock):
         self._lock_file = os.fspath(filepath) + ".lock"
         self._grace_period = grace_period
         self._host = socket.gethostname()
-        self._token = b""
+        self._held: tuple[int, int] | None = None
         self._mutex = threading.Lock()  # threads of this process queue here, not on the file
 
     def __getstate__(self) -> dict[str, Any]:
@@ -104,7 +104,7 @@ class JournalFileOpenLock(BaseJournalFileLock):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._host = socket.gethostname()
-        self._token = b""
+        self._held = None
         self._mutex = threading.Lock()
 
     def acquire(self) -> bool:
@@ -124,19 +124,21 @@ class JournalFileOpenLock(BaseJournalFileLock):
                 raise
             try:
                 os.write(fd, token)
+                st = os.fstat(fd)
             finally:
                 os.close(fd)
-            self._token = token
+            # Identifies our lock file at release (a stat, cheaper than re-reading the token).
+            self._held = (st.st_ino, st.st_mtime_ns)
             return True
 
     def release(self) -> None:
         try:
             try:
-                with open(self._lock_file, "rb") as f:
-                    held = f.read()
+                st = os.stat(self._lock_file)
+                held = (st.st_ino, st.st_mtime_ns)
             except FileNotFoundError:
-                held = b""
-            if held == self._token:
+                held = None
+            if held == self._held:
                 os.unlink(self._lock_file)
             else:
                 _logger.warning(
@@ -144,7 +146,7 @@ class JournalFileOpenLock(BaseJournalFileLock):
                     "(it held it longer than the grace period); raise `grace_period`."
                 )
         finally:
-            self._token = b""
+            self._held = None
             self._mutex.release()
 
     def _is_stale(self, st: os.stat_result) -> bool:

@@ -83,11 +83,21 @@ class TestJournalFileStorage(StorageContract):
 
 class TestJournalFileFlockStorage(StorageContract):
     supports_processes = True
+    supports_heartbeat = True
 
     @pytest.fixture
     def storage(self, tmp_path: Any) -> BaseStorage:
         path = str(tmp_path / "journal.log")
         return JournalStorage(JournalFileBackend(path, JournalFileFlockLock(path)))
+
+    @pytest.fixture
+    def heartbeat_storage(self, tmp_path: Any) -> BaseStorage:
+        path = str(tmp_path / "hb.log")
+        return JournalStorage(
+            JournalFileBackend(path, JournalFileFlockLock(path)),
+            heartbeat_interval=0.5,
+            grace_period=self.heartbeat_grace_period,
+        )
 
 
 class TestJournalRedisStorage(StorageContract):
