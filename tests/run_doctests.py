@@ -13,7 +13,8 @@ import tunesmith
 tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
 failed = tested = 0
 for info in pkgutil.walk_packages(tunesmith.__path__, "tunesmith."):
-    if ".integrations" in info.name:
+    # integrations need their libraries; alembic migration scripts run only inside alembic
+    if ".integrations" in info.name or ".alembic" in info.name:
         continue
     module = importlib.import_module(info.name)
     r = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
