@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 
 from tunesmith._imports import require
+from tunesmith._keys import CONSTRAINTS_KEY
 from tunesmith.distributions import CategoricalDistribution
 from tunesmith.samplers._base import BaseSampler, warn_independent_sampling
 from tunesmith.samplers._finished import FinishedTrials
@@ -210,6 +211,7 @@ class CmaEsSampler(BaseSampler):
         self._by_generation: dict[int, dict[int, list[FrozenTrial]]] = {}
         self._finished: dict[int, FinishedTrials] = {}
         self._n_finished: dict[int, int] = {}
+        self._warned_constraints = False
         self._numeric_space: tuple[dict[str, Any], dict[str, BaseDistribution]] | None = None
         self._transform_cache: tuple[tuple[Any, ...], UnitTransform] | None = None
 
@@ -227,6 +229,14 @@ class CmaEsSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        if not self._warned_constraints and trial.system_attrs.get(CONSTRAINTS_KEY) is not None:
+            self._warned_constraints = True
+            warnings.warn(
+                "CmaEsSampler ignores constraint values (trial.set_constraint / "
+                "constraints_func); TPESampler, GPSampler and NSGAIISampler use them.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._independent_sampler.after_trial(study, trial, state, values)
 
     # -- relative sampling --------------------------------------------------------------------

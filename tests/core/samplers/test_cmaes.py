@@ -344,3 +344,15 @@ def test_categorical_only_space_is_all_independent() -> None:
     study = tunesmith.create_study(sampler=sampler)
     study.optimize(lambda t: float(len(t.suggest_categorical("c", space["c"].choices))), n_trials=5)
     assert all(GENERATION_KEY not in t.system_attrs for t in study.trials)
+
+
+def test_constraints_are_ignored_with_one_warning() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -1, 1)
+        trial.set_constraint([x])
+        return x**2
+
+    study = tunesmith.create_study(sampler=CmaEsSampler(seed=0))
+    with pytest.warns(UserWarning, match="ignores constraint values") as record:
+        study.optimize(objective, n_trials=5)
+    assert sum("ignores constraint" in str(w.message) for w in record) == 1
