@@ -3,6 +3,7 @@
     python benchmarks/bench_journal.py            # 1,000 trials, 3 repeats
     python benchmarks/bench_journal.py --quick    # 300 trials, 1 repeat
     python benchmarks/bench_journal.py --trials 2000 --repeats 5
+    python benchmarks/bench_journal.py --quick --redis redis://127.0.0.1:6379/0   # Redis too
 
 Method: a fresh journal file in a temporary directory; ``optimize`` with ``RandomSampler`` and an
 objective that suggests three parameters (a float, a log float, an int) and returns their sum,
@@ -21,6 +22,8 @@ import statistics
 import tempfile
 import time
 from typing import Any
+import uuid
+import warnings
 
 import tunesmith
 
@@ -32,10 +35,28 @@ def _objective(trial: Any) -> float:
     return x * x + lr + n
 
 
-def _run_tunesmith(path: str, n_trials: int) -> tuple[float, float]:
-    from tunesmith.storages import JournalFileBackend, JournalStorage
+def _tunesmith_backend(where: str) -> Any:
+    from tunesmith.storages import JournalFileBackend, JournalRedisBackend
 
-    storage = JournalStorage(JournalFileBackend(path))
+    if where.startswith("redis"):
+        url, prefix = where.split("#", 1)
+        return JournalRedisBackend(url, prefix=prefix)
+    return JournalFileBackend(where)
+
+
+def _optuna_backend(where: str) -> Any:
+    from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
+
+    if where.startswith("redis"):
+        url, prefix = where.split("#", 1)
+        return JournalRedisBackend(url, prefix=prefix)
+    return JournalFileBackend(where)
+
+
+def _run_tunesmith(path: str, n_trials: int) -> tuple[float, float]:
+    from tunesmith.storages import JournalStorage
+
+    storage = JournalStorage(_tunesmith_backend(path))
     study = tunesmith.create_study(
         study_name="bench", storage=storage, sampler=tunesmith.samplers.RandomSampler(seed=0)
     )
@@ -45,7 +66,7 @@ def _run_tunesmith(path: str, n_trials: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     reopened = tunesmith.load_study(
         study_name="bench",
-        storage=JournalStorage(JournalFileBackend(path)),
+        storage=JournalStorage(_tunesmith_backend(path)),
         sampler=tunesmith.samplers.RandomSampler(),
     )
     assert len(reopened.trials) == n_trials
@@ -54,9 +75,8 @@ def _run_tunesmith(path: str, n_trials: int) -> tuple[float, float]:
 
 def _run_optuna(optuna: Any, path: str, n_trials: int) -> tuple[float, float]:
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
-    storage = JournalStorage(JournalFileBackend(path))
+    storage = JournalStorage(_optuna_backend(path))
     study = optuna.create_study(
         study_name="bench", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0)
     )
@@ -66,39 +86,15 @@ def _run_optuna(optuna: Any, path: str, n_trials: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     reopened = optuna.load_study(
         study_name="bench",
-        storage=JournalStorage(JournalFileBackend(path)),
+        storage=JournalStorage(_optuna_backend(path)),
         sampler=optuna.samplers.RandomSampler(),
     )
     assert len(reopened.trials) == n_trials
     return run, time.perf_counter() - t0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 trials, 1 repeat")
-    parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=None)
-    args = parser.parse_args()
-    n_trials = args.trials or (300 if args.quick else 1000)
-    repeats = args.repeats or (1 if args.quick else 3)
-
-    tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
-    try:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.ERROR)
-    except ImportError:
-        optuna = None
-        print("optuna is not installed here; reporting tunesmith only.")
-
-    results: dict[str, list[tuple[float, float]]] = {"tunesmith": [], "optuna": []}
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            results["tunesmith"].append(_run_tunesmith(os.path.join(tmp, "t.log"), n_trials))
-            if optuna is not None:
-                results["optuna"].append(_run_optuna(optuna, os.path.join(tmp, "o.log"), n_trials))
-
-    print(f"Journal file, RandomSampler, {n_trials} trials, 1 process, median of {repeats}:")
+def _report(title: str, results: dict[str, list[tuple[float, float]]], n_trials: int) -> None:
+    print(title)
     print(f"{'library':<10} {'trials/s':>10} {'ms/trial':>10} {'reopen (s)':>11}")
     medians = {}
     for lib, runs in results.items():
@@ -112,6 +108,61 @@ def main() -> None:
         speedup = medians["optuna"][0] / medians["tunesmith"][0]
         reopen = medians["optuna"][1] / medians["tunesmith"][1]
         print(f"tunesmith is {speedup:.2f}x Optuna's throughput; reopening {reopen:.2f}x faster.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 trials, 1 repeat")
+    parser.add_argument("--trials", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--redis", default=None, help="also run on the Redis backend at this URL")
+    args = parser.parse_args()
+    n_trials = args.trials or (300 if args.quick else 1000)
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    except ImportError:
+        optuna = None
+        print("optuna is not installed here; reporting tunesmith only.")
+
+    file_results: dict[str, list[tuple[float, float]]] = {"tunesmith": [], "optuna": []}
+    redis_results: dict[str, list[tuple[float, float]]] = {"tunesmith": [], "optuna": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            file_results["tunesmith"].append(_run_tunesmith(os.path.join(tmp, "t.log"), n_trials))
+            if optuna is not None:
+                file_results["optuna"].append(
+                    _run_optuna(optuna, os.path.join(tmp, "o.log"), n_trials)
+                )
+        if args.redis:
+            tag = uuid.uuid4().hex
+            where = f"{args.redis}#bench-{tag}-t:"
+            redis_results["tunesmith"].append(_run_tunesmith(where, n_trials))
+            _tunesmith_backend(where)._redis.delete(*_tunesmith_backend(where).keys)
+            if optuna is not None:
+                where = f"{args.redis}#bench-{tag}-o"
+                redis_results["optuna"].append(_run_optuna(optuna, where, n_trials))
+                client = _tunesmith_backend(where)._redis
+                keys = list(client.scan_iter(match=f"bench-{tag}-o*"))
+                if keys:
+                    client.delete(*keys)
+
+    _report(
+        f"Journal file, RandomSampler, {n_trials} trials, 1 process, median of {repeats}:",
+        file_results,
+        n_trials,
+    )
+    if args.redis:
+        _report(
+            f"Journal Redis, RandomSampler, {n_trials} trials, 1 process, median of {repeats}:",
+            redis_results,
+            n_trials,
+        )
 
 
 if __name__ == "__main__":
