@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from typing import Any
 
 import joblib
@@ -335,21 +337,46 @@ def test_a_passed_study_is_used_and_keeps_its_trials(iris: Any) -> None:
     assert len(search.cv_results_["params"]) == 4
 
 
-def test_shared_rdb_study_across_searches(tmp_path: Any, iris: Any) -> None:
-    storages = pytest.importorskip("tunesmith.storages")
-    if not hasattr(storages, "RDBStorage"):
-        pytest.skip("tunesmith.storages.RDBStorage is not available in this build")
-    pytest.importorskip("sqlalchemy")
-    X, y = iris
-    url = f"sqlite:///{tmp_path / 'search.db'}"
-    study = tunesmith.create_study(storage=url, study_name="shared", direction="maximize")
-    TunedSearchCV(LogisticRegression(max_iter=300), C, n_trials=2, cv=2, study=study).fit(X, y)
-    other = tunesmith.load_study(study_name="shared", storage=url)
-    second = TunedSearchCV(LogisticRegression(max_iter=300), C, n_trials=2, cv=2, study=other)
-    second.fit(X, y)
-    assert len(second.trials_) == 4
-    assert second.cv_results_["split1_test_score"].shape == (4,)
-    assert second.best_score_ == max(t.value for t in other.trials)
+_WORKER = """
+import sys
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+import tunesmith
+from tunesmith.distributions import FloatDistribution
+from tunesmith.integrations.sklearn import TunedSearchCV
+tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
+storage = {storage}
+study = tunesmith.load_study(study_name="shared", storage=storage)
+X, y = load_iris(return_X_y=True)
+TunedSearchCV(LogisticRegression(max_iter=500), {{"C": FloatDistribution(1e-2, 1e2, log=True)}},
+              n_trials=2, cv=2, study=study).fit(X, y)
+"""
+
+
+@pytest.mark.parametrize("backend", ["journal", "sqlite"])
+def test_worker_processes_share_one_search(tmp_path: Any, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.importorskip("sqlalchemy", reason="the RDB storage needs tunesmith[rdb]")
+        storage_expr = repr(f"sqlite:///{tmp_path / 'search.db'}")
+    else:
+        storage_expr = (
+            "tunesmith.storages.JournalStorage(tunesmith.storages.JournalFileBackend("
+            f"{str(tmp_path / 'search.log')!r}))"
+        )
+    storage = eval(storage_expr, {"tunesmith": tunesmith})
+    tunesmith.create_study(storage=storage, study_name="shared", direction="maximize")
+    code = _WORKER.format(storage=storage_expr)
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    study = tunesmith.load_study(study_name="shared", storage=storage)
+    assert len(study.trials) == 4
+    assert all("cv_results" in t.user_attrs for t in study.trials)
+    # A search on the shared study sees every process's trials in cv_results_.
+    X, y = load_iris(return_X_y=True)
+    last = TunedSearchCV(LogisticRegression(max_iter=500), C, n_trials=1, cv=2, study=study)
+    last.fit(X, y)
+    assert len(last.trials_) == 5 and last.cv_results_["split1_test_score"].shape == (5,)
+    assert last.best_score_ == max(t.value for t in study.trials)
 
 
 # -- pruning ------------------------------------------------------------------------------------
