@@ -269,11 +269,13 @@ class TPESampler(BaseSampler):
     # -- observations ------------------------------------------------------------------------
     def _snapshot(self, study: Study) -> Snapshot:
         storage = study._storage
-        key = (id(storage), study._study_id)
+        # A pruner may show the sampler part of the study (Hyperband: one bracket, marked by
+        # `_view_key`); each view needs its own observations.
+        key = (id(storage), study._study_id, getattr(study, "_view_key", None))
         with self._lock:
             store = self._stores.get(key)
             if store is None or store.storage is not storage:
-                if len(self._stores) >= 4:
+                if len(self._stores) >= 8:
                     self._stores.pop(next(iter(self._stores)))
                 store = ObservationStore(storage, study._study_id, study.directions)
                 self._stores[key] = store

@@ -175,3 +175,26 @@ def test_several_objectives() -> None:
 def test_argument_errors(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         HyperbandPruner(**kwargs)
+
+
+def test_tpe_keeps_one_set_of_observations_per_bracket() -> None:
+    pruner = _pruner()
+    sampler = tunesmith.samplers.TPESampler(seed=0)
+    study = tunesmith.create_study(pruner=pruner, sampler=sampler)
+    dist = tunesmith.distributions.FloatDistribution(0.0, 1.0)
+    for i in range(23):
+        v = i / 23
+        study.add_trial(
+            tunesmith.create_trial(
+                params={"x": v}, distributions={"x": dist}, value=v, intermediate_values={0: v}
+            )
+        )
+    a, b = study.ask(), study.ask()  # trials 23 (bracket 1) and 24 (bracket 2)
+    views = {t.number: pruner.study_for_sampler(study, t._cache) for t in (a, b)}
+    expected = {
+        n: [m for m in range(23) if pruner.bracket_of(m) == pruner.bracket_of(n)] for n in views
+    }
+    assert expected[23] == [8, 18, 21]
+    for n in (23, 24, 23, 24):  # alternating brackets must not mix their observations
+        snapshot = sampler._snapshot(views[n])
+        assert list(snapshot.number[: snapshot.n]) == expected[n]
