@@ -55,6 +55,7 @@ _DIRECTIONS = {d.name: d for d in StudyDirection}
 # Above this many unfinished trials, a refresh re-reads from the oldest unfinished number on
 # instead of listing every number in the query.
 _MAX_IN_LIST = 500
+_FRESH_SECONDS = 1.0
 _SCHEMES = {
     "sqlite": "sqlite",
     "postgresql": "postgresql+psycopg",
@@ -144,14 +145,13 @@ class _StudyCache:
     trials are sealed and never re-read; unfinished ones are re-read on every refresh.
     """
 
-    __slots__ = ("best", "dists", "lock", "trials", "unfinished")
+    __slots__ = ("best", "lock", "trials", "unfinished")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.trials: list[FrozenTrial] = []
         self.unfinished: set[int] = set()
         self.best: FrozenTrial | None = None
-        self.dists: dict[str, BaseDistribution] = {}
 
 
 class RDBStorage(BaseStorage, BaseHeartbeat):
@@ -249,6 +249,12 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         self._finished: dict[int, FrozenTrial] = {}
         self._trial_study: dict[int, int] = {}
         self._dist_cache: dict[str, BaseDistribution] = {}
+        # study id -> parameter name -> the distribution the study uses for it (what this
+        # object has seen or checked; the kind of a name never changes within a study).
+        self._study_dists: dict[int, dict[str, BaseDistribution]] = {}
+        # Trials this object has just created, as they are in the database; the first
+        # get_trial of each (Study.ask's) is answered from here instead of a round trip.
+        self._fresh: dict[int, tuple[FrozenTrial, float]] = {}
         self._pid = os.getpid()
         self._engine = self._create_engine()
         self._write_engine = self._engine.execution_options(tunesmith_write=True)
@@ -451,6 +457,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         with self._lock:
             cache = self._caches.pop(study_id, None)
             self._directions.pop(study_id, None)
+            self._study_dists.pop(study_id, None)
             if cache is not None:
                 for t in cache.trials:
                     self._finished.pop(t._trial_id, None)
@@ -589,7 +596,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             }
         s = m.studies.c
 
-        def create(conn: Connection) -> int:
+        def create(conn: Connection) -> tuple[int, int]:
             if t is not None and t.distributions:
                 self._check_dists(conn, study_id, t.distributions)
             bump = (
@@ -612,16 +619,30 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             trial_id = int(res.inserted_primary_key[0])  # type: ignore[index]
             if t is not None:
                 self._insert_template_children(conn, trial_id, t)
-            return trial_id
+            return trial_id, int(n) - 1
 
-        trial_id = self._run(create, write=True)
+        trial_id, number = self._run(create, write=True)
         with self._lock:
             self._trial_study[trial_id] = study_id
-            if t is not None and t.distributions:
-                cache = self._caches.get(study_id)
-                if cache is not None:
-                    for name, dist in t.distributions.items():
-                        cache.dists.setdefault(name, dist)
+            if t is not None:
+                known = self._study_dists.setdefault(study_id, {})
+                for name, dist in t.distributions.items():
+                    known.setdefault(name, dist)
+            else:
+                fresh = FrozenTrial(
+                    number=number,
+                    state=TrialState.RUNNING,
+                    value=None,
+                    datetime_start=now,
+                    datetime_complete=None,
+                    params={},
+                    distributions={},
+                    user_attrs={},
+                    system_attrs={},
+                    intermediate_values={},
+                    trial_id=trial_id,
+                )
+                self._fresh[trial_id] = (fresh, time.monotonic())
         return trial_id
 
     @staticmethod
@@ -659,10 +680,9 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         self, conn: Connection, study_id: int, dists: dict[str, BaseDistribution]
     ) -> None:
         """Raise IncompatibleDistributionError if the study used a name with another kind of
-        distribution (looked up in the cache first, then in the database)."""
+        distribution (looked up in memory first, then in the database)."""
         with self._lock:
-            cache = self._caches.get(study_id)
-        known = cache.dists if cache is not None else {}
+            known = self._study_dists.setdefault(study_id, {})
         unknown = []
         for name, dist in dists.items():
             old = known.get(name)
@@ -682,8 +702,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         for name, text in rows:
             old = self._dist(text)
             check_distribution_compatibility(old, dists[name], param_name=name)
-            if cache is not None:
-                cache.dists.setdefault(name, old)
+            known.setdefault(name, old)
 
     def _dist(self, text: str) -> BaseDistribution:
         dist = self._dist_cache.get(text)
@@ -739,9 +758,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
 
         study_id = self._run(write, write=True)
         with self._lock:
-            cache = self._caches.get(study_id)
-        if cache is not None:
-            cache.dists.setdefault(param_name, distribution)
+            self._study_dists.setdefault(study_id, {}).setdefault(param_name, distribution)
 
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
@@ -926,6 +943,13 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         done = self._finished.get(trial_id)
         if done is not None:
             return done
+        if self._fresh:
+            with self._lock:
+                fresh = self._fresh.pop(trial_id, None)
+            # Nobody else writes to a RUNNING trial within a moment of its creation (only its
+            # own worker does, and that worker is asking now).
+            if fresh is not None and time.monotonic() - fresh[1] < _FRESH_SECONDS:
+                return fresh[0]
 
         def read(conn: Connection) -> tuple[Any, _Children]:
             row = conn.execute(
@@ -995,8 +1019,9 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                             f"before trial #{len(cache.trials)}."
                         )
                     self._trial_study[trial_id] = study_id
+                    seen = self._study_dists.setdefault(study_id, {})
                     for name, dist in trial._distributions.items():
-                        cache.dists.setdefault(name, dist)
+                        seen.setdefault(name, dist)
                     if trial._sealed:
                         self._finished[trial_id] = trial
                         cache.unfinished.discard(number)
