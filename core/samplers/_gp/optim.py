@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tunesmith.samplers._gp.acquisition import Acquisition
     from tunesmith.samplers._gp.space import UnitCubeSpace
 
-N_GLOBAL = 1024
+N_GLOBAL = 512
 N_LOCAL = 128
 N_STARTS = 8
 _LOCAL_SD = 0.05
