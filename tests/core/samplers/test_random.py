@@ -72,7 +72,7 @@ def test_seed_must_be_an_int() -> None:
 
 def test_samples_cover_the_range_roughly_uniformly() -> None:
     study = tunesmith.create_study(sampler=RandomSampler(seed=0))
-    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 0, 3), n_trials=2000)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 0, 3), n_trials=1000)
     xs = [t.params["x"] for t in study.trials]
     ks = [t.params["k"] for t in study.trials]
     assert 0.45 < sum(xs) / len(xs) < 0.55
@@ -82,7 +82,7 @@ def test_samples_cover_the_range_roughly_uniformly() -> None:
 
 def test_log_sampling_is_uniform_in_log_space() -> None:
     study = tunesmith.create_study(sampler=RandomSampler(seed=0))
-    study.optimize(lambda t: t.suggest_float("lr", 1e-6, 1.0, log=True), n_trials=2000)
+    study.optimize(lambda t: t.suggest_float("lr", 1e-6, 1.0, log=True), n_trials=1000)
     logs = [math.log10(t.params["lr"]) for t in study.trials]
     assert -3.3 < sum(logs) / len(logs) < -2.7
     below = sum(1 for v in logs if v < -3) / len(logs)

@@ -151,7 +151,7 @@ def test_deepcopy_is_editable_and_independent() -> None:
 def test_an_edited_copy_can_be_added_to_another_study() -> None:
     t = copy.deepcopy(_stored_trial())
     t.value = 0.5
-    other = tunesmith.create_study()
+    other = tunesmith.create_study(sampler=RandomSampler(seed=0))
     other.add_trial(t)
     assert other.best_value == 0.5
     assert other.trials[0].params == {"x": 2.0, "c": "b"}
