@@ -226,7 +226,7 @@ class IntDistribution(BaseDistribution):
 
     def __init__(self, low: int, high: int, log: bool = False, step: int = 1) -> None:
         for name, v in (("low", low), ("high", high), ("step", step)):
-            if not _is_number(v) or (isinstance(v, float) and not v.is_integer()):
+            if not _is_number(v) or (isinstance(v, float) and not float(v).is_integer()):
                 raise ValueError(f"IntDistribution: `{name}` must be an integer, got {name}={v!r}.")
         low, high, step = int(low), int(high), int(step)
         if low > high:
@@ -438,7 +438,11 @@ def check_distribution_compatibility(
             f"{label} was suggested with {dist_old!r} and now with {dist_new!r}; one name "
             "cannot change its kind of distribution within a study. Use another name."
         )
-    if isinstance(dist_old, CategoricalDistribution) and dist_old != dist_new:
+    if (
+        isinstance(dist_old, CategoricalDistribution)
+        and isinstance(dist_new, CategoricalDistribution)
+        and dist_old != dist_new
+    ):
         raise IncompatibleDistributionError(
             f"{label} was suggested with choices={list(dist_old.choices)!r} and now with "
             f"choices={list(dist_new.choices)!r} (a distribution's `choices`); the choices of "
