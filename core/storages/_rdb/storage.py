@@ -252,9 +252,10 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         # study id -> parameter name -> the distribution the study uses for it (what this
         # object has seen or checked; the kind of a name never changes within a study).
         self._study_dists: dict[int, dict[str, BaseDistribution]] = {}
-        # Trials this object has just created, as they are in the database; the first
-        # get_trial of each (Study.ask's) is answered from here instead of a round trip.
-        self._fresh: dict[int, tuple[FrozenTrial, float]] = {}
+        # Trials this object has just created and nobody has written to since: trial id ->
+        # (number, datetime_start, monotonic creation time). Study.ask reads a new trial right
+        # after creating it; that read is answered from here instead of a round trip.
+        self._fresh: dict[int, tuple[int, datetime.datetime, float]] = {}
         self._pid = os.getpid()
         self._engine = self._create_engine()
         self._write_engine = self._engine.execution_options(tunesmith_write=True)
@@ -458,6 +459,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             cache = self._caches.pop(study_id, None)
             self._directions.pop(study_id, None)
             self._study_dists.pop(study_id, None)
+            for tid in [k for k in self._fresh if self._trial_study.get(k) == study_id]:
+                del self._fresh[tid]
             if cache is not None:
                 for t in cache.trials:
                     self._finished.pop(t._trial_id, None)
@@ -629,20 +632,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 for name, dist in t.distributions.items():
                     known.setdefault(name, dist)
             else:
-                fresh = FrozenTrial(
-                    number=number,
-                    state=TrialState.RUNNING,
-                    value=None,
-                    datetime_start=now,
-                    datetime_complete=None,
-                    params={},
-                    distributions={},
-                    user_attrs={},
-                    system_attrs={},
-                    intermediate_values={},
-                    trial_id=trial_id,
-                )
-                self._fresh[trial_id] = (fresh, time.monotonic())
+                self._fresh[trial_id] = (number, now, time.monotonic())
         return trial_id
 
     @staticmethod
@@ -711,6 +701,15 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             self._dist_cache[text] = dist
         return dist
 
+    def _forget_fresh(self, trial_id: int) -> None:
+        if self._fresh:
+            with self._lock:
+                self._fresh.pop(trial_id, None)
+                if len(self._fresh) > 64:  # entries outlive their use only in odd callers
+                    cutoff = time.monotonic() - _FRESH_SECONDS
+                    for k in [k for k, v in self._fresh.items() if v[2] < cutoff]:
+                        del self._fresh[k]
+
     def _lock_trial(self, conn: Connection, trial_id: int) -> int:
         """Lock an unfinished trial's row for this transaction and return its study id.
 
@@ -718,6 +717,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         UPDATE; SQLite's write transactions are exclusive anyway) orders this write against a
         concurrent finish, so nothing is ever written into a finished trial.
         """
+        self._forget_fresh(trial_id)
         t = m.trials.c
         row = conn.execute(
             sa.select(t.study_id, t.state, t.number).where(t.trial_id == trial_id).with_for_update()
@@ -776,6 +776,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         if state.is_finished():
             new["datetime_complete"] = now
         drop_heartbeat = state.is_finished() and self.heartbeat_interval is not None
+
+        self._forget_fresh(trial_id)
 
         def write(conn: Connection) -> bool:
             # The condition on the current state is what makes this safe against a second
@@ -943,13 +945,23 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         done = self._finished.get(trial_id)
         if done is not None:
             return done
-        if self._fresh:
-            with self._lock:
-                fresh = self._fresh.pop(trial_id, None)
-            # Nobody else writes to a RUNNING trial within a moment of its creation (only its
-            # own worker does, and that worker is asking now).
-            if fresh is not None and time.monotonic() - fresh[1] < _FRESH_SECONDS:
-                return fresh[0]
+        fresh = self._fresh.get(trial_id) if self._fresh else None
+        # Within a moment of its creation, only the creating worker writes to a new RUNNING
+        # trial, and each of its writes forgets the entry.
+        if fresh is not None and time.monotonic() - fresh[2] < _FRESH_SECONDS:
+            return FrozenTrial(
+                number=fresh[0],
+                state=TrialState.RUNNING,
+                value=None,
+                datetime_start=fresh[1],
+                datetime_complete=None,
+                params={},
+                distributions={},
+                user_attrs={},
+                system_attrs={},
+                intermediate_values={},
+                trial_id=trial_id,
+            )
 
         def read(conn: Connection) -> tuple[Any, _Children]:
             row = conn.execute(
