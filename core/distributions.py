@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import decimal
 import json
 import math
+import numbers
 from typing import Any, Union
 
 from tunesmith.exceptions import IncompatibleDistributionError
@@ -102,7 +103,9 @@ def _freeze(v: Any) -> Any:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    # numbers.Real also admits numpy scalars (np.int64, np.float32), as Optuna does; bools are
+    # not numbers here (np.bool_ is not registered as Real).
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 def _on_grid(v: float, low: float, step: float) -> bool:
@@ -226,7 +229,9 @@ class IntDistribution(BaseDistribution):
 
     def __init__(self, low: int, high: int, log: bool = False, step: int = 1) -> None:
         for name, v in (("low", low), ("high", high), ("step", step)):
-            if not _is_number(v) or (isinstance(v, float) and not float(v).is_integer()):
+            if not _is_number(v) or (
+                not isinstance(v, numbers.Integral) and not float(v).is_integer()
+            ):
                 raise ValueError(f"IntDistribution: `{name}` must be an integer, got {name}={v!r}.")
         low, high, step = int(low), int(high), int(step)
         if low > high:
@@ -283,6 +288,23 @@ class IntDistribution(BaseDistribution):
 _CHOICE_TYPES = (type(None), bool, int, float, str)
 
 
+def _python_choices(choices: Sequence[Any]) -> list[CategoricalChoiceType]:
+    """The choices with numpy scalars (np.int64(3), np.bool_(True)) as their Python values;
+    raise for anything else that is not None, bool, int, float or str."""
+    out = []
+    for c in choices:
+        if type(c).__module__ == "numpy" and getattr(c, "ndim", None) == 0:
+            c = c.item()
+        if not isinstance(c, _CHOICE_TYPES):
+            raise ValueError(
+                "CategoricalDistribution: each choice must be None, bool, int, float or str "
+                f"(so it can be stored as JSON), got {c!r} of type {type(c).__name__} in "
+                f"choices={list(choices)!r}. Suggest a string key and map it to the object."
+            )
+        out.append(c)
+    return out
+
+
 class CategoricalDistribution(BaseDistribution):
     """One of a fixed sequence of choices (``None``, ``bool``, ``int``, ``float`` or ``str``).
 
@@ -308,11 +330,8 @@ class CategoricalDistribution(BaseDistribution):
             )
         for c in choices:
             if not isinstance(c, _CHOICE_TYPES):
-                raise ValueError(
-                    "CategoricalDistribution: each choice must be None, bool, int, float or str "
-                    f"(so it can be stored as JSON), got {c!r} of type {type(c).__name__} in "
-                    f"choices={list(choices)!r}. Suggest a string key and map it to the object."
-                )
+                choices = _python_choices(choices)
+                break
         self.choices = tuple(choices)
         self._index: dict[tuple[type, Any], int] | None = None
 

@@ -326,3 +326,31 @@ def test_categorical_distribution_properties(choices: list[Any]) -> None:
         assert d._contains(i)
         back = d.to_external_repr(i)
         assert back == c and type(back) is type(c)
+
+
+# -- numpy scalars (as Optuna accepts them) ---------------------------------------------------
+
+
+def test_numpy_scalar_bounds_are_accepted_as_python_numbers() -> None:
+    np = pytest.importorskip("numpy")
+    f = FloatDistribution(np.float32(0.5), np.float64(2.0), step=np.float64(0.5))
+    assert (f.low, f.high, f.step) == (0.5, 2.0, 0.5) and type(f.low) is float
+    i = IntDistribution(np.int64(1), np.uint8(9), step=np.int32(2))
+    assert (i.low, i.high, i.step) == (1, 9, 2) and type(i.low) is int
+    assert IntDistribution(np.float64(2.0), 4).low == 2
+    with pytest.raises(ValueError, match=r"`low` must be an integer, got low=np\.float32"):
+        IntDistribution(np.float32(1.5), 3)
+    with pytest.raises(ValueError, match="must be an integer"):
+        IntDistribution(np.bool_(True), 3)
+
+
+def test_numpy_scalar_choices_become_python_values() -> None:
+    np = pytest.importorskip("numpy")
+    d = CategoricalDistribution([np.int64(1), np.bool_(False), np.float32(0.5), np.str_("a")])
+    assert d.choices == (1, False, 0.5, "a")
+    assert [type(c) for c in d.choices] == [int, bool, float, str]
+    assert json_to_distribution(distribution_to_json(d)) == CategoricalDistribution(
+        [1, False, 0.5, "a"]
+    )
+    with pytest.raises(ValueError, match="of type ndarray"):
+        CategoricalDistribution([np.array([1, 2])])
