@@ -335,6 +335,11 @@ class InMemoryStorage(BaseStorage):
             _, t = self._writable(trial_id)
             t._system_attrs[key] = value
 
+    def _get_live_trial(self, trial_id: int) -> FrozenTrial:
+        """The stored record itself, for the :class:`Trial` that is its only writer."""
+        with self._lock:
+            return self._locate(trial_id)[1]
+
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._lock:
             return _snapshot(self._locate(trial_id)[1])

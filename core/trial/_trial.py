@@ -31,7 +31,12 @@ class Trial(BaseTrial):
         self.study = study
         self._trial_id = trial_id
         # The trial as stored, kept current locally so samplers and pruners never re-read it.
-        self._cache: FrozenTrial = study._storage.get_trial(trial_id)
+        # A storage in this process may hand out its own record: every write below goes to the
+        # storage first, so the record and the cache cannot disagree, and no copy is made.
+        live = getattr(study._storage, "_get_live_trial", None)
+        self._cache: FrozenTrial = (
+            live(trial_id) if live is not None else study._storage.get_trial(trial_id)
+        )
         self._relative_params: dict[str, Any] | None = None
         self._relative_space: dict[str, BaseDistribution] = {}
 
