@@ -240,7 +240,7 @@ class TPESampler(BaseSampler):
 
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()
-        self._stores: dict[tuple[int, int], ObservationStore] = {}
+        self._stores: dict[tuple[Any, ...], ObservationStore] = {}
         # The snapshot taken while inferring a trial's space, reused by sample_relative.
         self._pending: dict[int, Snapshot] = {}
         self._specs: dict[int, tuple[BaseDistribution, DimSpec]] = {}
@@ -455,11 +455,12 @@ class TPESampler(BaseSampler):
         missing = np.isnan(v)
         if not missing.any():
             return v
-        if self._constraints_func is None:
+        if self._constraints_func is None or missing.all():
+            # No trial has constraint values (yet): nothing to rank by.
             return np.where(missing, 0.0, v)
         # With a constraints function every finished trial should have constraint values; one
         # without ranks last among the infeasible.
-        if not self._warned_missing_constraints and not np.all(missing):
+        if not self._warned_missing_constraints:
             import warnings
 
             self._warned_missing_constraints = True
@@ -481,28 +482,45 @@ class TPESampler(BaseSampler):
         """``(rows, d)`` values (numeric, or choice index) and which rows hold a usable value."""
         d = len(space)
         n = snap.n
-        total = n + len(running)
-        values = np.full((total, d), np.nan)
-        for j, (name, dist) in enumerate(space.items()):
+        cols = []
+        for name, dist in space.items():
             col = snap.columns.get(name)
             if col is not None:
-                v = snap.values[:, col]
                 dists = snap.column_dists[col]
                 if len(dists) == 1 and (dists[0] is dist or dists[0] == dist):
-                    values[:n, j] = v
-                else:
-                    values[:n, j] = _recode(v, snap.codes[:, col], dists, dist)
+                    cols.append(col)
+                    continue
+            cols = []
+            break
+        if len(cols) == d:
+            # Every column was recorded under the distribution asked for: one gather.
+            values = snap.values[:, cols]
+        else:
+            values = np.full((n, d), np.nan)
+            for j, (name, dist) in enumerate(space.items()):
+                col = snap.columns.get(name)
+                if col is not None:
+                    dists = snap.column_dists[col]
+                    v = snap.values[:, col]
+                    if len(dists) == 1 and (dists[0] is dist or dists[0] == dist):
+                        values[:, j] = v
+                    else:
+                        values[:, j] = _recode(v, snap.codes[:, col], dists, dist)
+        if running:
+            extra = np.full((len(running), d), np.nan)
             for i, t in enumerate(running):
-                if name in t.params:
-                    values[n + i, j] = _value_for(t.params[name], t.distributions[name], dist)
+                params = t.params
+                for j, (name, dist) in enumerate(space.items()):
+                    if name in params:
+                        extra[i, j] = _value_for(params[name], t.distributions[name], dist)
+            values = np.concatenate([values, extra])
         if order is not None:
             values = values[order]
-        valid = ~np.isnan(values)
-        for j, dist in enumerate(space.values()):
-            if not isinstance(dist, CategoricalDistribution):
-                spec = self._spec(dist)
-                with np.errstate(invalid="ignore"):
-                    valid[:, j] &= (values[:, j] >= spec.low) & (values[:, j] <= spec.high)
+        specs = [self._spec(dist) for dist in space.values()]
+        lows = np.array([-np.inf if s.categorical else s.low for s in specs])
+        highs = np.array([np.inf if s.categorical else s.high for s in specs])
+        with np.errstate(invalid="ignore"):
+            valid = (values >= lows) & (values <= highs)
         return values, valid
 
     def _obs_weights(self, valid: np.ndarray, mo: np.ndarray | None) -> np.ndarray:
