@@ -3,9 +3,13 @@ docs, bench. ``nox`` runs all but ``bench``; ``nox -s tests -- -k tpe`` narrows 
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import subprocess
 import sys
+import tempfile
+import time
 
 import nox
 
@@ -71,6 +75,57 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The core test suite (in-memory storage), plus the packaging checks."""
     _pytest(session, "tests/core", "tests/test_packaging.py")
+
+
+SERVER_ENV = {
+    "postgres": "TUNESMITH_TEST_POSTGRES_URL",
+    "mysql": "TUNESMITH_TEST_MYSQL_URL",
+    "redis": "TUNESMITH_TEST_REDIS_URL",
+}
+
+
+@nox.session(python=PYTHON)
+def storage(session: nox.Session) -> None:
+    """Storages on real servers: RDB on SQLite, PostgreSQL and MySQL; journal on Redis; the CLI.
+
+    Uses the servers that TUNESMITH_TEST_POSTGRES_URL, TUNESMITH_TEST_MYSQL_URL and
+    TUNESMITH_TEST_REDIS_URL name. Without them it starts a throwaway PostgreSQL and Redis of
+    its own (the wheels of the ``servers`` dependency group) and skips only MySQL, saying so.
+    """
+    _install(session, "test", extras="postgresql,mysql,redis")
+    paths = session.posargs or ["tests/core/storages", "tests/core/test_cli.py"]
+    env = {var: os.environ[var] for var in SERVER_ENV.values() if os.environ.get(var)}
+    if SERVER_ENV["mysql"] not in env:
+        session.warn(
+            f"{SERVER_ENV['mysql']} is not set: the MySQL tests are SKIPPED. Set it to "
+            "mysql+pymysql://user@host/db to run them."
+        )
+    missing = [name for name in ("postgres", "redis") if SERVER_ENV[name] not in env]
+    if not missing:
+        session.run("pytest", *paths, env=env)
+        return
+    session.install("-c", CONSTRAINTS, *_group("servers"))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "servers.json"
+        python = os.path.join(session.bin, "python")
+        script = str(ROOT / "tests" / "servers.py")
+        session.log(f"starting throwaway servers: {', '.join(missing)}")
+        proc = subprocess.Popen([python, script, str(out), *missing], stdin=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 180
+            while not out.exists():
+                if proc.poll() is not None:
+                    session.error(f"tests/servers.py exited with status {proc.returncode}.")
+                if time.monotonic() > deadline:
+                    session.error(f"the servers ({', '.join(missing)}) did not start in 180 s.")
+                time.sleep(0.2)
+            started = json.loads(out.read_text())
+            session.log(f"throwaway servers: {started}")
+            session.run("pytest", *paths, env={**env, **started})
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()  # tells the script to stop the servers and delete their data
+            proc.wait(timeout=120)
 
 
 @nox.session(python=PYTHON)
