@@ -26,6 +26,7 @@ PACKAGES = [
     "tunesmith.samplers",
     "tunesmith.pruners",
     "tunesmith.storages",
+    "tunesmith.storages.journal",
 ]
 
 _SCRIPT = r"""
