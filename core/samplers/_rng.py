@@ -50,7 +50,9 @@ def unit(seed: int, number: int, name: str) -> float:
         h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
         if len(_name_hashes) < 100_000:
             _name_hashes[name] = h
-    return (_mix64(_mix64((seed ^ h) & _M64) ^ (number & _M64)) >> 11) * _SCALE
+    # hash() of a tuple of ints is the same in every process (unlike str hashes); one SplitMix64
+    # round turns it into well-mixed bits.
+    return (_mix64(hash((seed, h, number)) & _M64) >> 11) * _SCALE
 
 
 def trial_rng(seed: int, number: int, *salt: object) -> np.random.Generator:

@@ -45,7 +45,13 @@ _check_lock = threading.Lock()
 
 def is_heartbeat_enabled(storage: BaseStorage) -> bool:
     """Whether ``storage`` records heartbeats (a :class:`BaseHeartbeat` with an interval)."""
-    return isinstance(storage, BaseHeartbeat) and storage.get_heartbeat_interval() is not None
+    # The attribute test first: it spares storages without heartbeats the ABC isinstance check
+    # on every ask and tell.
+    return (
+        getattr(type(storage), "get_heartbeat_interval", None) is not None
+        and isinstance(storage, BaseHeartbeat)
+        and storage.get_heartbeat_interval() is not None
+    )
 
 
 class _HeartbeatThread(threading.Thread):
