@@ -1,0 +1,450 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+import warnings
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+import tunesmith
+from tunesmith.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from tunesmith.samplers import GPSampler, RandomSampler
+from tunesmith.samplers._gp.acquisition import Acquisition, log_h
+from tunesmith.samplers._gp.gp import (
+    MIN_NOISE,
+    GaussianProcess,
+    PackedDistances,
+    fit_gp,
+    neg_log_posterior,
+)
+from tunesmith.samplers._gp.space import UnitCubeSpace
+from tunesmith.trial import Trial, TrialState
+
+tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
+
+
+def _run(sampler: GPSampler, objective: Any, n_trials: int, **kw: Any) -> tunesmith.Study:
+    study = tunesmith.create_study(sampler=sampler, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def _sphere(trial: Trial) -> float:
+    x = trial.suggest_float("x", -5.0, 5.0)
+    y = trial.suggest_float("y", -5.0, 5.0)
+    return (x - 1.3) ** 2 + (y + 0.7) ** 2
+
+
+def _data(n: int = 18, with_categorical: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.random((n, 3))
+    is_cat = np.array([False, False, with_categorical])
+    if with_categorical:
+        X[:, 2] = rng.integers(0, 3, n)
+    y = np.sin(5 * X[:, 0]) + X[:, 1] ** 2 + 0.3 * X[:, 2]
+    return X, (y - y.mean()) / y.std(), is_cat
+
+
+def _finite_differences(f: Any, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    return np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(len(x))])
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fit_noise", [True, False])
+@pytest.mark.parametrize("with_categorical", [True, False])
+def test_log_posterior_gradient_matches_finite_differences(
+    fit_noise: bool, with_categorical: bool
+) -> None:
+    X, y, is_cat = _data(with_categorical=with_categorical)
+    dists = PackedDistances(X, is_cat)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        theta = np.concatenate([rng.normal(0.0, 0.7, 3), [rng.normal(), rng.uniform(-8, -2)]])
+        value, grad = neg_log_posterior(theta, dists, y, fit_noise=fit_noise)
+        fd = _finite_differences(
+            lambda t: neg_log_posterior(t, dists, y, fit_noise=fit_noise)[0], theta
+        )
+        assert np.isfinite(value)
+        if fit_noise:
+            np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-5)
+        else:  # the noise is held fixed: no gradient entry for it
+            np.testing.assert_allclose(grad[:-1], fd[:-1], rtol=1e-5, atol=1e-5)
+            assert grad[-1] == 0.0
+
+
+def test_posterior_mean_and_variance_gradients_match_finite_differences() -> None:
+    X, y, is_cat = _data()
+    gp = fit_gp(X, y, is_cat, deterministic=False)
+    Xc = np.random.default_rng(2).random((5, 3))
+    Xc[:, 2] = [0, 1, 2, 0, 1]
+    mean, var, dmean, dvar = gp.predict_with_grad(Xc)
+    mean2, var2 = gp.predict(Xc)
+    np.testing.assert_allclose(mean, mean2, atol=1e-10)
+    np.testing.assert_allclose(var, var2, atol=1e-10)
+    for j in range(2):
+        e = np.zeros(3)
+        e[j] = 1e-6
+        fd_mean = (gp.predict(Xc + e)[0] - gp.predict(Xc - e)[0]) / 2e-6
+        fd_var = (gp.predict(Xc + e)[1] - gp.predict(Xc - e)[1]) / 2e-6
+        np.testing.assert_allclose(dmean[:, j], fd_mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(dvar[:, j], fd_var, rtol=1e-5, atol=1e-6)
+    assert np.all(dmean[:, 2] == 0.0) and np.all(dvar[:, 2] == 0.0)
+
+
+def test_gp_interpolates_a_deterministic_function() -> None:
+    X, y, is_cat = _data(with_categorical=False)
+    gp = fit_gp(X, y, is_cat, deterministic=True)
+    assert gp.noise == pytest.approx(MIN_NOISE)
+    mean, var = gp.predict(X)
+    np.testing.assert_allclose(mean, y, atol=1e-3)
+    assert np.all(var < 1e-3)
+
+
+def test_fit_warm_start_reaches_the_same_optimum() -> None:
+    X, y, is_cat = _data()
+    cold = fit_gp(X, y, is_cat, deterministic=False)
+    warm = fit_gp(X, y, is_cat, deterministic=False, theta0=cold.theta + 0.3)
+    dists = PackedDistances(X, is_cat)
+    assert neg_log_posterior(warm.theta, dists, y)[0] == pytest.approx(
+        neg_log_posterior(cold.theta, dists, y)[0], abs=0.05
+    )
+
+
+# --- log expected improvement ---------------------------------------------------------------
+
+
+def test_log_h_matches_the_naive_formula_where_ei_is_not_tiny() -> None:
+    z = np.linspace(-12.0, 6.0, 301)
+    naive = np.log(norm.pdf(z) + z * norm.cdf(z))
+    logh, dlogh = log_h(z)
+    np.testing.assert_allclose(logh, naive, rtol=1e-9)
+    # d log h / dz = Phi(z) / h(z)
+    np.testing.assert_allclose(dlogh, norm.cdf(z) / np.exp(naive), rtol=1e-8)
+
+
+def test_log_h_is_finite_and_accurate_where_ei_underflows() -> None:
+    z = np.array([-40.0, -50.0, -1e3, -1e6, -1e8])
+    with np.errstate(all="ignore"):
+        assert np.all(norm.pdf(z) + z * norm.cdf(z) <= 0.0)  # the naive value is lost
+    logh, dlogh = log_h(z)
+    assert np.all(np.isfinite(logh)) and np.all(np.isfinite(dlogh))
+    assert np.all(np.diff(logh[::-1]) > 0)  # increasing in z
+    # For z -> -inf: h(z) = phi(z) / z^2 (1 - 3 / z^2 + 15 / z^4 + O(z^-6)), d log h / dz ~ -z.
+    u = 1.0 / z**2
+    lead = -0.5 * z**2 - 0.5 * math.log(2 * math.pi) + np.log(u) + np.log1p(-3 * u + 15 * u**2)
+    np.testing.assert_allclose(logh, lead, rtol=1e-10)
+    np.testing.assert_allclose(dlogh, -z, rtol=1e-2)
+
+
+@pytest.mark.parametrize("boundary", [-1.0, -25.0])
+def test_log_h_is_continuous_across_its_regimes(boundary: float) -> None:
+    eps = 1e-9
+    below, above = log_h(np.array([boundary - eps, boundary + eps]))[0]
+    assert below < above
+    assert above - below < 1e-6 * max(1.0, abs(boundary))
+    fd = _finite_differences(lambda z: log_h(z)[0], np.array([boundary]), eps=1e-5)
+    assert log_h(np.array([boundary]))[1][0] == pytest.approx(fd[0], rel=1e-5)
+
+
+def test_acquisition_gradient_matches_finite_differences() -> None:
+    X, y, is_cat = _data(with_categorical=False)
+    objective = fit_gp(X, y, is_cat, deterministic=False)
+    c = np.sin(4 * X[:, 0]) * X[:, 1] - 0.1
+    constraint = fit_gp(X, (c - c.mean()) / c.std(), is_cat, deterministic=False)
+    threshold = -c.mean() / c.std()
+    Xc = np.random.default_rng(3).random((4, 3))
+    for acq in (
+        Acquisition(objective, float(y.max()), []),
+        Acquisition(objective, float(y.max()) + 1.0, [(constraint, threshold)]),
+        Acquisition(None, 0.0, [(constraint, threshold)]),
+    ):
+        values, grads = acq.value_and_grad(Xc)
+        np.testing.assert_allclose(values, acq(Xc), atol=1e-9)
+        for i, x in enumerate(Xc):
+            fd = _finite_differences(lambda x: acq(x[None, :])[0], x)
+            np.testing.assert_allclose(grads[i], fd, rtol=1e-4, atol=1e-5)
+
+
+# --- the search space -------------------------------------------------------------------------
+
+
+def test_space_round_trips_grid_and_categorical_values() -> None:
+    space = UnitCubeSpace(
+        {
+            "a": FloatDistribution(1e-3, 1.0, log=True),
+            "b": IntDistribution(1, 1000, log=True),
+            "c": FloatDistribution(0.0, 1.0, step=0.25),
+            "d": CategoricalDistribution(["x", None, 3]),
+            "e": IntDistribution(5, 5),
+        }
+    )
+    assert space.names == ["a", "b", "c", "d"] and space.fixed == {"e": 5}
+    params = [{"a": 0.01, "b": 37, "c": 0.75, "d": None}, {"a": 1.0, "b": 1, "c": 0.0, "d": 3}]
+    X = space.encode(params)
+    assert np.all(X[:, :3] >= 0.0) and np.all(X[:, :3] <= 1.0)
+    for p, x in zip(params, X):
+        decoded = space.decode(x)
+        assert decoded["a"] == pytest.approx(p["a"])
+        assert {k: decoded[k] for k in "bcde"} == {**{k: p[k] for k in "bcd"}, "e": 5}
+    np.testing.assert_allclose(space.snap(X), X)
+
+
+# --- the sampler -------------------------------------------------------------------------------
+
+
+def test_gp_sampler_is_exported() -> None:
+    assert "GPSampler" in tunesmith.samplers.__all__
+    assert tunesmith.samplers.GPSampler is GPSampler
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"seed": 1.5}, TypeError, "`seed`.*seed=1.5"),
+        ({"seed": True}, TypeError, "`seed`"),
+        ({"n_startup_trials": -1}, ValueError, "`n_startup_trials`.*n_startup_trials=-1"),
+        ({"n_startup_trials": 2.0}, ValueError, "`n_startup_trials`"),
+        ({"independent_sampler": "random"}, TypeError, "`independent_sampler`.*'random'"),
+        ({"deterministic_objective": 1}, TypeError, "`deterministic_objective`"),
+        ({"constraints_func": 3}, TypeError, "`constraints_func`.*constraints_func=3"),
+        ({"warn_independent_sampling": "yes"}, TypeError, "`warn_independent_sampling`"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(
+    kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        GPSampler(**kwargs)
+
+
+def test_positional_arguments_are_rejected() -> None:
+    with pytest.raises(TypeError):
+        GPSampler(1)  # type: ignore[misc]
+
+
+def test_gp_converges_on_a_shifted_sphere_and_beats_random_search() -> None:
+    gp = _run(GPSampler(seed=0), _sphere, n_trials=30)
+    rand = _run(RandomSampler(seed=0), _sphere, n_trials=30)
+    # The optimum is (1.3, -0.7) with value 0.
+    assert gp.best_value < 1e-2
+    assert abs(gp.best_params["x"] - 1.3) < 0.1 and abs(gp.best_params["y"] + 0.7) < 0.1
+    assert gp.best_value < rand.best_value
+
+
+def test_gp_maximises_when_asked_to() -> None:
+    def objective(trial: Trial) -> float:
+        return -((trial.suggest_float("x", 0.0, 10.0) - 7.0) ** 2)
+
+    study = _run(GPSampler(seed=1, n_startup_trials=4), objective, 14, direction="maximize")
+    assert study.best_value > -0.05
+
+
+def test_gp_finds_the_optimum_of_a_mixed_integer_categorical_space() -> None:
+    offsets = {"a": 5.0, "b": 0.0, "c": 3.0}
+
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_int("x", -10, 10)
+        c = trial.suggest_categorical("c", ["a", "b", "c"])
+        return (x - 3) ** 2 + offsets[c]
+
+    study = _run(GPSampler(seed=2, n_startup_trials=6), objective, 22)
+    assert study.best_params == {"x": 3, "c": "b"}
+
+
+def test_same_seed_gives_the_same_trials_and_another_seed_differs() -> None:
+    def params(seed: int) -> list[dict[str, Any]]:
+        study = _run(GPSampler(seed=seed, n_startup_trials=4), _sphere, 9)
+        return [t.params for t in study.trials]
+
+    first = params(5)
+    assert first == params(5)
+    assert first[6:] != params(6)[6:]
+
+
+def _distributions() -> st.SearchStrategy[BaseDistribution]:
+    floats = st.tuples(st.floats(-100, 100), st.floats(0.01, 100)).map(
+        lambda t: FloatDistribution(t[0], t[0] + t[1])
+    )
+    log_floats = st.tuples(st.floats(1e-5, 10), st.floats(1.5, 1e4)).map(
+        lambda t: FloatDistribution(t[0], t[0] * t[1], log=True)
+    )
+    stepped = st.tuples(st.floats(-10, 10), st.sampled_from([0.1, 0.5, 2.0]), st.integers(1, 20))
+    step_floats = stepped.map(lambda t: FloatDistribution(t[0], t[0] + t[1] * t[2], step=t[1]))
+    ints = st.tuples(st.integers(-50, 50), st.integers(1, 4), st.integers(1, 30)).map(
+        lambda t: IntDistribution(t[0], t[0] + t[1] * t[2], step=t[1])
+    )
+    log_ints = st.tuples(st.integers(1, 20), st.integers(1, 500)).map(
+        lambda t: IntDistribution(t[0], t[0] + t[1], log=True)
+    )
+    cats = st.lists(st.sampled_from([None, True, 1, 2.5, "a", "b"]), min_size=1, unique=True).map(
+        CategoricalDistribution
+    )
+    return st.one_of(floats, log_floats, step_floats, ints, log_ints, cats)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_distributions(), min_size=1, max_size=4), st.integers(0, 2**31))
+def test_suggestions_respect_bounds_steps_logs_and_choices(
+    dists: list[BaseDistribution], seed: int
+) -> None:
+    space = {f"p{i}": d for i, d in enumerate(dists)}
+
+    def objective(trial: Trial) -> float:
+        total = 0.0
+        for name, d in space.items():
+            v = trial._suggest(name, d)
+            total += float(d.to_internal_repr(v)) ** 2 % 7.0
+        return total
+
+    study = _run(GPSampler(seed=seed, n_startup_trials=3), objective, 6)
+    assert len(study.trials) == 6
+    for t in study.trials:
+        for name, d in space.items():
+            assert d.contains(t.params[name]), (name, d, t.params[name])
+
+
+def test_parameters_outside_the_shared_space_warn_once_and_use_the_independent_sampler() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -3, 3)
+        if trial.number % 2:
+            return x**2 + trial.suggest_float("odd", 0, 1)
+        return x**2
+
+    study = tunesmith.create_study(sampler=GPSampler(seed=0, n_startup_trials=3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study.optimize(objective, n_trials=10)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len([m for m in messages if "'odd'" in m]) == 1
+    assert not [m for m in messages if "'x'" in m]
+    assert all(0 <= t.params["odd"] <= 1 for t in study.trials if t.number % 2)
+
+
+def test_no_warning_when_disabled() -> None:
+    def objective(trial: Trial) -> float:
+        return trial.suggest_float(f"x{trial.number}", 0, 1)
+
+    study = tunesmith.create_study(
+        sampler=GPSampler(seed=0, n_startup_trials=1, warn_independent_sampling=False)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        study.optimize(objective, n_trials=4)
+
+
+def test_constraints_func_leads_to_a_good_feasible_point() -> None:
+    # min x^2 + y^2 subject to x + y >= 1: optimum (0.5, 0.5), value 0.5.
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -2, 2)
+        y = trial.suggest_float("y", -2, 2)
+        trial.set_user_attr("c", 1.0 - x - y)
+        return x * x + y * y
+
+    sampler = GPSampler(seed=0, constraints_func=lambda t: [t.user_attrs["c"]])
+    study = _run(sampler, objective, 28)
+    feasible = [t for t in study.trials if t.constraints is not None and t.feasible]
+    assert all(t.constraints is not None for t in study.trials)
+    best = min(feasible, key=lambda t: t.value)
+    assert best.value < 0.6
+    # after the startup trials most proposals are feasible
+    late = study.trials[10:]
+    assert sum(t.feasible for t in late) >= len(late) // 2
+
+
+def test_set_constraint_values_are_used_without_constraints_func() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -3, 3)
+        trial.set_constraint([0.5 - x])  # feasible when x >= 0.5
+        return x * x
+
+    study = _run(GPSampler(seed=3, n_startup_trials=5), objective, 16)
+    best = min((t for t in study.trials if t.feasible), key=lambda t: t.value)
+    assert 0.5 <= best.params["x"] < 0.7
+
+
+def test_no_feasible_trial_yet_still_samples() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        trial.set_constraint([0.95 - x])  # only x >= 0.95 is feasible
+        return x
+
+    study = _run(GPSampler(seed=4, n_startup_trials=3), objective, 10)
+    assert any(t.feasible for t in study.trials[3:])
+
+
+def test_several_objectives_give_a_spread_front() -> None:
+    def objective(trial: Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", -1, 3)
+        y = trial.suggest_float("y", -1, 1)
+        return x**2 + y**2, (x - 2) ** 2 + y**2
+
+    study = _run(GPSampler(seed=0, n_startup_trials=6), objective, 20, directions=["minimize"] * 2)
+    front = study.best_trials
+    assert len(front) >= 5
+    f1 = np.array([t.values[0] for t in front])
+    f2 = np.array([t.values[1] for t in front])
+    assert f1.min() < 0.3 and f2.min() < 0.3
+    # The true front is y = 0, 0 <= x <= 2; the GP trials should lie close to it.
+    gp_trials = [t for t in front if t.number >= 6]
+    assert gp_trials and all(abs(t.params["y"]) < 0.3 for t in gp_trials)
+
+
+def test_pruned_and_failed_trials_are_ignored() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -2, 2)
+        if trial.number % 3 == 1:
+            trial.report(100.0, 1)
+            raise tunesmith.TrialPruned()
+        return (x - 1) ** 2
+
+    study = _run(GPSampler(seed=0, n_startup_trials=4), objective, 15)
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(complete) == 10
+    assert study.best_value < 0.05
+
+
+def test_infinite_values_do_not_break_the_model() -> None:
+    def objective(trial: Trial) -> float:
+        x = trial.suggest_float("x", -2, 2)
+        return math.inf if x > 1.5 else (x + 1) ** 2
+
+    study = _run(GPSampler(seed=0, n_startup_trials=4), objective, 12)
+    assert study.best_value < 0.1
+
+
+def test_ask_and_tell_and_two_workers() -> None:
+    study = tunesmith.create_study(sampler=GPSampler(seed=0, n_startup_trials=4))
+    for _ in range(8):
+        trial = study.ask()
+        study.tell(trial, _sphere(trial))
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 8
+
+    parallel = tunesmith.create_study(sampler=GPSampler(seed=0, n_startup_trials=4))
+    parallel.optimize(_sphere, n_trials=12, n_jobs=2)
+    assert len(parallel.get_trials(states=(TrialState.COMPLETE,))) == 12
+    assert parallel.best_value < 3.0
+
+
+def test_hyperparameters_are_cached_per_study_for_warm_starts() -> None:
+    sampler = GPSampler(seed=0, n_startup_trials=3, deterministic_objective=True)
+    study = _run(sampler, _sphere, 5)
+    keys = list(sampler._theta_cache)
+    assert keys and all(k[0] == study._study_id for k in keys)
+    theta = sampler._theta_cache[keys[0]]
+    assert math.exp(theta[-1]) == pytest.approx(MIN_NOISE)  # fixed noise when deterministic
+    assert isinstance(
+        GaussianProcess(np.zeros((1, 2)), np.zeros(1), np.zeros(2, bool), theta).noise, float
+    )
