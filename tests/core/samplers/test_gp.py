@@ -174,7 +174,7 @@ def test_acquisition_gradient_matches_finite_differences() -> None:
         values, grads = acq.value_and_grad(Xc)
         np.testing.assert_allclose(values, acq(Xc), atol=1e-9)
         for i, x in enumerate(Xc):
-            fd = _finite_differences(lambda x: acq(x[None, :])[0], x)
+            fd = _finite_differences(lambda x, acq=acq: acq(x[None, :])[0], x)
             np.testing.assert_allclose(grads[i], fd, rtol=1e-4, atol=1e-5)
 
 
