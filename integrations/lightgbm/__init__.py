@@ -12,5 +12,6 @@ except ImportError:
 
 from tunesmith.integrations.lightgbm._callback import LightGBMPruningCallback
 from tunesmith.integrations.lightgbm._params import suggest_lightgbm_params
+from tunesmith.integrations.lightgbm._tuner import LightGBMTuner, LightGBMTunerCV
 
-__all__ = ["LightGBMPruningCallback", "suggest_lightgbm_params"]
+__all__ = ["LightGBMPruningCallback", "LightGBMTuner", "LightGBMTunerCV", "suggest_lightgbm_params"]

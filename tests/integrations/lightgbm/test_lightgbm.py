@@ -162,3 +162,68 @@ def test_suggest_params_overrides_and_fixed() -> None:
     assert params["learning_rate"] == 0.05 and "learning_rate" not in trial.params
     with pytest.raises(ValueError, match="task='rank'"):
         suggest_lightgbm_params(trial, task="rank")
+
+
+# -- stepwise tuners ----------------------------------------------------------------------------
+from tunesmith.integrations.lightgbm import LightGBMTuner, LightGBMTunerCV  # noqa: E402
+from tunesmith.integrations.lightgbm._tuner import DEFAULT_TRIALS, PARAMS_ATTR, STEP_ATTR  # noqa: E402
+
+
+def test_tuner_runs_every_step_and_keeps_the_best(data: Any, tmp_path: Any) -> None:
+    train, valid = _sets(data)
+    seen: list[int] = []
+    tuner = LightGBMTuner(
+        PARAMS, train, num_boost_round=5, valid_sets=[valid],
+        n_trials_per_step=2, model_dir=str(tmp_path), seed=0,
+        callbacks=[lambda study, trial: seen.append(trial.number)],
+    )
+    tuner.run()
+    trials = tuner.study.trials
+    assert len(trials) == 2 * len(DEFAULT_TRIALS) and seen == list(range(len(trials)))
+    assert [t.user_attrs[STEP_ATTR] for t in trials[::2]] == list(DEFAULT_TRIALS)
+    # Grid steps start at the grid's first points.
+    assert [t.params["feature_fraction"] for t in trials[:2]] == [0.4, 0.5]
+    assert [t.params["min_child_samples"] for t in trials[-2:]] == [5, 10]
+    best = min(trials, key=lambda t: t.value)
+    assert tuner.best_score == best.value
+    assert tuner.best_params == best.user_attrs[PARAMS_ATTR]
+    assert tuner.best_params["objective"] == "binary"  # the user's params are kept
+    # Later steps start from the best of the earlier ones.
+    first_best_ff = min(trials[:2], key=lambda t: t.value).params["feature_fraction"]
+    assert trials[2].user_attrs[PARAMS_ATTR]["feature_fraction"] == first_best_ff
+    booster = tuner.get_best_booster()
+    X, _ = data
+    got = booster.predict(X[150:])
+    assert got.shape == (50,)
+    assert len(list(tmp_path.glob("*.pkl"))) == len(trials)
+
+
+def test_tuner_cv_and_time_budget(data: Any) -> None:
+    train, _ = _sets(data)
+    tuner = LightGBMTunerCV(
+        {**PARAMS, "metric": "auc"}, train, num_boost_round=3, nfold=2,
+        n_trials_per_step={"feature_fraction": 1, "num_leaves": 1, "bagging": 0,
+                           "feature_fraction_stage2": 0, "regularization_factors": 1,
+                           "min_child_samples": 0},
+    )
+    tuner.run()
+    assert tuner.study.direction.name == "MAXIMIZE"  # auc: higher is better
+    assert len(tuner.study.trials) == 3
+    assert 0.5 < tuner.best_score <= 1.0
+    assert isinstance(tuner.get_best_booster(), lgb.CVBooster)
+    budget = LightGBMTunerCV(PARAMS, train, num_boost_round=2, nfold=2, time_budget=1e-9)
+    budget.run()
+    assert len(budget.study.trials) <= 1
+
+
+def test_tuner_validates_arguments(data: Any) -> None:
+    train, valid = _sets(data)
+    with pytest.raises(ValueError, match="valid_sets"):
+        LightGBMTuner(PARAMS, train)
+    with pytest.raises(ValueError, match=r"unknown step\(s\) \['leaves'\]"):
+        LightGBMTuner(PARAMS, train, valid_sets=[valid], n_trials_per_step={"leaves": 1})
+    with pytest.raises(ValueError, match="direction='minimize'"):
+        LightGBMTuner(PARAMS, train, valid_sets=[valid],
+                      study=tunesmith.create_study(direction="maximize"))
+    with pytest.raises(ValueError, match="call run"):
+        _ = LightGBMTuner(PARAMS, train, valid_sets=[valid]).best_params
