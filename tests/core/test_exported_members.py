@@ -64,7 +64,14 @@ def public_names(name):
         and (defined_here(getattr(mod, n)) or public_submodule(getattr(mod, n)))
     )
     # checked after `public`: resolving lazily loaded names binds them (and their submodules)
-    missing = [n for n in exported if not hasattr(mod, n)]
+    missing = []
+    for n in exported:
+        try:
+            getattr(mod, n)
+        except AttributeError:
+            missing.append(n)
+        except ImportError:
+            pass  # the name exists but needs an optional extra (MissingDependencyError)
     return {"public": public, "all": exported, "missing": missing}
 
 
