@@ -65,6 +65,41 @@ _SCHEMES = {
 }
 _DRIVERS = {"psycopg": ("psycopg", "postgresql"), "pymysql": ("pymysql", "mysql")}
 
+# The statements of the hot paths, built once: SQLAlchemy then only looks up their compiled
+# form per call instead of constructing and hashing a new statement.
+_t, _s = m.trials.c, m.studies.c
+_TRIAL_COLS = (
+    _t.trial_id,
+    _t.study_id,
+    _t.number,
+    _t.state,
+    _t.values_json,
+    _t.datetime_start,
+    _t.datetime_complete,
+)
+_Q_TRIAL = sa.select(*_TRIAL_COLS).where(_t.trial_id == sa.bindparam("tid"))
+_Q_LOCK = (
+    sa.select(_t.study_id, _t.state, _t.number)
+    .where(_t.trial_id == sa.bindparam("tid"))
+    .with_for_update()
+)
+_Q_STATE = sa.select(_t.state, _t.number).where(_t.trial_id == sa.bindparam("tid"))
+_Q_WAITING = (
+    sa.select(_t.trial_id)
+    .where(_t.study_id == sa.bindparam("sid"), _t.state == _WAITING)
+    .order_by(_t.number)
+    .limit(8)
+)
+_Q_COUNTER = sa.select(_s.n_trials).where(_s.study_id == sa.bindparam("sid"))
+_p, _a, _iv = m.trial_params.c, m.trial_attrs.c, m.trial_intermediate_values.c
+_Q_PARAMS = sa.select(_p.trial_id, _p.param_id, _p.name, _p.value, _p.distribution_json)
+_Q_ATTRS = sa.select(_a.trial_id, _a.is_system, _a.key, _a.value_json)
+_Q_IVS = sa.select(_iv.trial_id, _iv.step, _iv.value_json)
+_Q_PARAMS_ONE = _Q_PARAMS.where(_p.trial_id == sa.bindparam("tid"))
+_Q_ATTRS_ONE = _Q_ATTRS.where(_a.trial_id == sa.bindparam("tid"))
+_Q_IVS_ONE = _Q_IVS.where(_iv.trial_id == sa.bindparam("tid"))
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
 
 def _normalize_url(url: str) -> str:
     """Map plain ``postgresql://`` / ``mysql://`` URLs to the drivers tunesmith installs."""
@@ -718,10 +753,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         concurrent finish, so nothing is ever written into a finished trial.
         """
         self._forget_fresh(trial_id)
-        t = m.trials.c
-        row = conn.execute(
-            sa.select(t.study_id, t.state, t.number).where(t.trial_id == trial_id).with_for_update()
-        ).first()
+        row = conn.execute(_Q_LOCK, {"tid": trial_id}).first()
         if row is None:
             raise TrialNotFoundError(f"No trial with trial_id={trial_id}.")
         state = _STATES[row[1]]
@@ -841,19 +873,9 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         self._set_trial_attr(trial_id, key, value, True)
 
     def pop_waiting_trial_id(self, study_id: int) -> int | None:
-        t = m.trials.c
         while True:
             candidates = self._run(
-                lambda conn: (
-                    conn.execute(
-                        sa.select(t.trial_id)
-                        .where(t.study_id == study_id, t.state == _WAITING)
-                        .order_by(t.number)
-                        .limit(8)
-                    )
-                    .scalars()
-                    .all()
-                )
+                lambda conn: conn.execute(_Q_WAITING, {"sid": study_id}).scalars().all()
             )
             if not candidates:
                 return None
@@ -882,26 +904,23 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
 
     # -- trials: reads ------------------------------------------------------------------------
     def _read_children(self, conn: Connection, ids: Any) -> _Children:
-        """The children of the trials whose ids ``ids`` (a subquery or a list) selects."""
+        """The children of one trial (``ids`` an int) or of the trials a subquery selects."""
         out = _Children()
-        p = m.trial_params.c
-        for tid, pid, name, value, dist in conn.execute(
-            sa.select(p.trial_id, p.param_id, p.name, p.value, p.distribution_json).where(
-                p.trial_id.in_(ids)
+        if isinstance(ids, int):
+            bind: dict[str, Any] | None = {"tid": ids}
+            queries = (_Q_PARAMS_ONE, _Q_ATTRS_ONE, _Q_IVS_ONE)
+        else:
+            bind = None
+            queries = (
+                _Q_PARAMS.where(_p.trial_id.in_(ids)),
+                _Q_ATTRS.where(_a.trial_id.in_(ids)),
+                _Q_IVS.where(_iv.trial_id.in_(ids)),
             )
-        ):
+        for tid, pid, name, value, dist in conn.execute(queries[0], bind):
             out.params.setdefault(tid, []).append((pid, name, value, dist))
-        a = m.trial_attrs.c
-        for tid, is_system, key, value in conn.execute(
-            sa.select(a.trial_id, a.is_system, a.key, a.value_json).where(a.trial_id.in_(ids))
-        ):
+        for tid, is_system, key, value in conn.execute(queries[1], bind):
             (out.sattrs if is_system else out.uattrs).setdefault(tid, {})[key] = json.loads(value)
-        iv = m.trial_intermediate_values.c
-        for tid, step, value in conn.execute(
-            sa.select(iv.trial_id, iv.step, iv.value_json)
-            .where(iv.trial_id.in_(ids))
-            .order_by(iv.trial_id, iv.step)
-        ):
+        for tid, step, value in conn.execute(queries[2], bind):
             out.ivs.setdefault(tid, {})[int(step)] = _loads_intermediate(value)
         return out
 
@@ -931,16 +950,6 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             trial._seal()
         return trial
 
-    _TRIAL_COLS = (
-        m.trials.c.trial_id,
-        m.trials.c.study_id,
-        m.trials.c.number,
-        m.trials.c.state,
-        m.trials.c.values_json,
-        m.trials.c.datetime_start,
-        m.trials.c.datetime_complete,
-    )
-
     def get_trial(self, trial_id: int) -> FrozenTrial:
         done = self._finished.get(trial_id)
         if done is not None:
@@ -964,12 +973,10 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             )
 
         def read(conn: Connection) -> tuple[Any, _Children]:
-            row = conn.execute(
-                sa.select(*self._TRIAL_COLS).where(m.trials.c.trial_id == trial_id)
-            ).first()
+            row = conn.execute(_Q_TRIAL, {"tid": trial_id}).first()
             if row is None:
                 raise TrialNotFoundError(f"No trial with trial_id={trial_id}.")
-            return row, self._read_children(conn, [trial_id])
+            return row, self._read_children(conn, trial_id)
 
         row, children = self._run(read)
         trial = self._build(row, children)
@@ -999,14 +1006,12 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             where = sa.and_(t.study_id == study_id, changed)
 
             def read(conn: Connection) -> tuple[list[Any], _Children] | None:
-                n = conn.execute(
-                    sa.select(m.studies.c.n_trials).where(m.studies.c.study_id == study_id)
-                ).scalar()
+                n = conn.execute(_Q_COUNTER, {"sid": study_id}).scalar()
                 if n is None:
                     raise StudyNotFoundError(f"No study with study_id={study_id}.")
                 if n == known and not unfinished:
                     return None  # the common case between two finished trials: one tiny query
-                rows = conn.execute(sa.select(*self._TRIAL_COLS).where(where)).all()
+                rows = conn.execute(sa.select(*_TRIAL_COLS).where(where)).all()
                 if not rows:
                     return None
                 ids = sa.select(t.trial_id).where(where)
@@ -1171,30 +1176,35 @@ def _upsert(
 ) -> None:
     """INSERT ``row``, or UPDATE the ``update`` columns of the row with the same ``keys``."""
     name = conn.dialect.name
-    if name in ("sqlite", "postgresql"):
-        if name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt: Any = sqlite_insert(table).values(**row)
-        else:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt = pg_insert(table).values(**row)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
-            )
-        )
-    elif name in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-        mstmt = mysql_insert(table).values(**row)
-        conn.execute(mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in update}))
-    else:
+    if name not in ("sqlite", "postgresql", "mysql", "mariadb"):
         cond = sa.and_(*(table.c[k] == row[k] for k in keys))
         res = conn.execute(sa.update(table).where(cond).values({c: row[c] for c in update}))
         if res.rowcount == 0:
             conn.execute(sa.insert(table).values(**row))
+        return
+    stmt = _UPSERTS.get((name, table.name))
+    if stmt is None:
+        binds = {c: sa.bindparam(c) for c in row}
+        if name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            ins: Any = sqlite_insert(table).values(binds)
+        elif name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            ins = pg_insert(table).values(binds)
+        else:
+            from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+            ins = mysql_insert(table).values(binds)
+        if name in ("sqlite", "postgresql"):
+            stmt = ins.on_conflict_do_update(
+                index_elements=list(keys), set_={c: ins.excluded[c] for c in update}
+            )
+        else:
+            stmt = ins.on_duplicate_key_update({c: ins.inserted[c] for c in update})
+        _UPSERTS[(name, table.name)] = stmt
+    conn.execute(stmt, row)
 
 
 def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
