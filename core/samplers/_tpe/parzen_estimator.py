@@ -281,7 +281,7 @@ class NumericKernels:
         candidate ``x[:, c]``.
 
         The Gaussian exponent summed over continuous dimensions is a quadratic form, so it is
-        computed with two matrix products instead of a ``(d, C, K)`` array.
+        computed with two contractions over dimensions instead of a ``(d, C, K)`` array.
         """
         C, K = x.shape[1], self.mu.shape[1]
         total = np.zeros((C, K))
@@ -291,7 +291,13 @@ class NumericKernels:
             t = self._transform(x[cont], cont) - center[:, None]
             mu = self.mu[cont] - center[:, None]
             s2 = self.inv_sigma[cont] ** 2
-            quad = (t * t).T @ s2 - 2.0 * (t.T @ (mu * s2)) + np.sum(mu * mu * s2, axis=0)
+            # einsum rather than BLAS: the products are small, and a threaded BLAS costs more
+            # in start-up than the arithmetic on a busy machine.
+            quad = (
+                np.einsum("dc,dk->ck", t * t, s2)
+                - 2.0 * np.einsum("dc,dk->ck", t, mu * s2)
+                + np.sum(mu * mu * s2, axis=0)
+            )
             total += -0.5 * np.maximum(quad, 0.0)
             total += np.sum(np.log(self.inv_sigma[cont]) - self.log_norm[cont], axis=0)
         for j in np.flatnonzero(self.disc):
