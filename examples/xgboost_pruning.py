@@ -28,7 +28,11 @@ def objective(trial: tunesmith.Trial) -> float:
     # Reports validation log-loss after every round; raises TrialPruned when the pruner says so.
     pruning = XGBoostPruningCallback(trial, "validation-logloss")
     booster = xgb.train(
-        params, dtrain, N_ROUNDS, evals=[(dvalid, "validation")], callbacks=[pruning],
+        params,
+        dtrain,
+        N_ROUNDS,
+        evals=[(dvalid, "validation")],
+        callbacks=[pruning],
         verbose_eval=False,
     )
     return float(booster.eval(dvalid, "validation").split(":")[1])

@@ -87,8 +87,10 @@ class _TunerBase:
             raise TypeError(
                 f"{owner}: `train_set` must be a lightgbm.Dataset, got {type(train_set).__name__}."
             )
-        if isinstance(num_boost_round, bool) or not isinstance(num_boost_round, int) or (
-            num_boost_round < 1
+        if (
+            isinstance(num_boost_round, bool)
+            or not isinstance(num_boost_round, int)
+            or (num_boost_round < 1)
         ):
             raise ValueError(
                 f"{owner}: `num_boost_round` must be an integer >= 1, got "
@@ -253,7 +255,9 @@ class _TunerBase:
             for point in grid[:n]:
                 self.study.enqueue_trial(point, skip_if_exists=False)
 
-            def objective(trial: Trial, suggest: Any = suggest, name: str = name) -> float:
+            def objective(
+                trial: Trial, suggest: Any = suggest, name: str = name, base: Any = base
+            ) -> float:
                 params = {**base, **suggest(trial)}
                 value, model = self._train(params)
                 trial.set_user_attr(STEP_ATTR, name)
@@ -381,7 +385,9 @@ class LightGBMTuner(_TunerBase):
             scores = list(booster.best_score.values())[-1]
         if self.metric not in scores:
             # best_score is only filled by early stopping; evaluate the final model instead.
-            results = booster.eval(self.valid_sets[-1], names[-1], feval=self._train_kwargs["feval"])
+            results = booster.eval(
+                self.valid_sets[-1], names[-1], feval=self._train_kwargs["feval"]
+            )
             scores = {r[1]: r[2] for r in results}
         if self.metric not in scores:
             raise ValueError(
@@ -461,4 +467,5 @@ class LightGBMTunerCV(_TunerBase):
                 f"LightGBMTunerCV: the metric {self.metric!r} was not evaluated; results: "
                 f"{', '.join(k for k in result if k != 'cvbooster')}."
             )
-        return float(result[keys[-1]][-1]), result["cvbooster"]
+        history: Any = result[keys[-1]]
+        return float(history[-1]), result["cvbooster"]

@@ -291,10 +291,10 @@ class MLflowCallback:
         tags[LOGGED_TAG] = "true"
         for i in range(0, len(metrics), 1000):  # log_batch takes at most 1000 metrics
             self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
-        self.client.log_batch(
-            run_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()]
+        self.client.log_batch(run_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()])
+        self.client.set_terminated(
+            run_id, status=_STATUS.get(trial.state, "FINISHED"), end_time=end
         )
-        self.client.set_terminated(run_id, status=_STATUS.get(trial.state, "FINISHED"), end_time=end)
 
     def track_in_mlflow(self) -> Callable[[Callable[[Trial], Any]], Callable[[Trial], Any]]:
         """Decorate an objective so it can log to its trial's run with ``mlflow.log_*``.

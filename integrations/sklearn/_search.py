@@ -62,9 +62,7 @@ def _n_samples(x: Any) -> int:
     return len(x)
 
 
-def _split_fit_params(
-    fit_params: Mapping[str, Any], n: int, indices: np.ndarray
-) -> dict[str, Any]:
+def _split_fit_params(fit_params: Mapping[str, Any], n: int, indices: np.ndarray) -> dict[str, Any]:
     """Index every fit parameter with one entry per sample (``sample_weight``, ...)."""
     out = {}
     for key, value in fit_params.items():
@@ -79,7 +77,9 @@ def _split_fit_params(
     return out
 
 
-def _safe_split(estimator: Any, X: Any, y: Any, indices: np.ndarray, train: np.ndarray | None):
+def _safe_split(
+    estimator: Any, X: Any, y: Any, indices: np.ndarray, train: np.ndarray | None
+) -> tuple[Any, Any]:
     """Rows ``indices`` of ``X`` and ``y``; for pairwise estimators also the ``train`` columns."""
     if get_tags(estimator).input_tags.pairwise:
         if not hasattr(X, "shape"):
@@ -268,6 +268,13 @@ class TunedSearchCV(MetaEstimatorMixin, BaseEstimator):
         >>> len(search.cv_results_["params"]), search.n_splits_
         (3, 3)
     """
+
+    best_estimator_: Any
+    best_params_: dict[str, Any]
+    best_index_: int
+    best_score_: float
+    best_trial_: FrozenTrial
+    scorer_: Any
 
     def __init__(
         self,
@@ -486,9 +493,13 @@ class TunedSearchCV(MetaEstimatorMixin, BaseEstimator):
         study = self.study if self.study is not None else self._new_study()
         self.study_ = study
         classes = None
-        if self.enable_pruning and is_classifier(self.estimator) and y_s is not None:
-            if "classes" in inspect.signature(self.estimator.partial_fit).parameters:
-                classes = np.unique(y_s)
+        if (
+            self.enable_pruning
+            and is_classifier(self.estimator)
+            and y_s is not None
+            and "classes" in inspect.signature(self.estimator.partial_fit).parameters
+        ):
+            classes = np.unique(y_s)
         run = _Objective(
             search=self,
             space=space,
@@ -549,7 +560,7 @@ class TunedSearchCV(MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(
                     f"TunedSearchCV: a float `subsample` must be in (0, 1], got subsample={sub}."
                 )
-            size = max(1, int(round(sub * n)))
+            size = max(1, round(sub * n))
         if size == n:
             return X, y, groups, fit_params
         rng = check_random_state(self.random_state)
@@ -695,7 +706,7 @@ class TunedSearchCV(MetaEstimatorMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """Score of the refitted estimator on ``X, y`` with the (refit) scorer."""
         self._check_refitted("score")
-        scorer = self.scorer_
+        scorer: Any = self.scorer_
         if self.multimetric_:
             if not isinstance(self.refit, str):
                 raise AttributeError(

@@ -62,9 +62,7 @@ class XGBoostPruningCallback(xgboost.callback.TrainingCallback):
         5
     """
 
-    def __init__(
-        self, trial: BaseTrial, observation_key: str, *, report_interval: int = 1
-    ) -> None:
+    def __init__(self, trial: BaseTrial, observation_key: str, *, report_interval: int = 1) -> None:
         super().__init__()
         self._reporter = PruningReporter(
             trial, observation_key, report_interval=report_interval, owner="XGBoostPruningCallback"

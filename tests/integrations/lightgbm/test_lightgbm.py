@@ -57,9 +57,15 @@ def test_train_values_match_lightgbm_record(data: Any) -> None:
     trial = tunesmith.create_study(pruner=NopPruner()).ask()
     record: dict[str, Any] = {}
     lgb.train(
-        PARAMS, train, 5, valid_sets=[train, valid], valid_names=["train", "val"],
-        callbacks=[LightGBMPruningCallback(trial, "binary_logloss", "val"),
-                   lgb.record_evaluation(record)],
+        PARAMS,
+        train,
+        5,
+        valid_sets=[train, valid],
+        valid_names=["train", "val"],
+        callbacks=[
+            LightGBMPruningCallback(trial, "binary_logloss", "val"),
+            lgb.record_evaluation(record),
+        ],
     )
     got = trial._cache.intermediate_values
     assert [got[i] for i in range(5)] == pytest.approx(record["val"]["binary_logloss"])
@@ -68,14 +74,25 @@ def test_train_values_match_lightgbm_record(data: Any) -> None:
 def test_cv_reports_the_fold_mean(data: Any) -> None:
     train, _ = _sets(data)
     trial = tunesmith.create_study(pruner=NopPruner()).ask()
-    result = lgb.cv(PARAMS, train, 4, nfold=3, seed=0,
-                    callbacks=[LightGBMPruningCallback(trial, "binary_logloss")])
+    result = lgb.cv(
+        PARAMS,
+        train,
+        4,
+        nfold=3,
+        seed=0,
+        callbacks=[LightGBMPruningCallback(trial, "binary_logloss")],
+    )
     got = trial._cache.intermediate_values
     assert [got[i] for i in range(4)] == pytest.approx(result["valid binary_logloss-mean"])
     trial2 = tunesmith.create_study(pruner=PruneAt(1)).ask()
     with pytest.raises(tunesmith.TrialPruned):
-        lgb.cv(PARAMS, train, 10, nfold=3,
-               callbacks=[LightGBMPruningCallback(trial2, "binary_logloss", valid_name="valid")])
+        lgb.cv(
+            PARAMS,
+            train,
+            10,
+            nfold=3,
+            callbacks=[LightGBMPruningCallback(trial2, "binary_logloss", valid_name="valid")],
+        )
 
 
 def test_sklearn_api(data: Any) -> None:
@@ -83,7 +100,9 @@ def test_sklearn_api(data: Any) -> None:
 
     def objective(trial: tunesmith.Trial) -> float:
         model = lgb.LGBMClassifier(
-            n_estimators=10, verbosity=-1, n_jobs=1,
+            n_estimators=10,
+            verbosity=-1,
+            n_jobs=1,
             num_leaves=trial.suggest_int("num_leaves", 4, 16),
         )
         # LightGBM 4.7 renamed eval_set to eval_X/eval_y; the validation set is "valid_0" either way.
@@ -91,8 +110,9 @@ def test_sklearn_api(data: Any) -> None:
             evals: dict[str, Any] = {"eval_X": (X[150:],), "eval_y": (y[150:],)}
         else:
             evals = {"eval_set": [(X[150:], y[150:])]}
-        model.fit(X[:150], y[:150], callbacks=[LightGBMPruningCallback(trial, "binary_logloss")],
-                  **evals)
+        model.fit(
+            X[:150], y[:150], callbacks=[LightGBMPruningCallback(trial, "binary_logloss")], **evals
+        )
         return float(model.score(X[150:], y[150:]))
 
     study = tunesmith.create_study(direction="maximize", pruner=PruneAt(2))
@@ -104,8 +124,13 @@ def test_median_pruner_prunes_a_poor_trial(data: Any) -> None:
     def objective(trial: tunesmith.Trial) -> float:
         train, valid = _sets(data)
         params = {**PARAMS, "learning_rate": trial.suggest_float("lr", 1e-4, 1.0, log=True)}
-        booster = lgb.train(params, train, 10, valid_sets=[valid],
-                            callbacks=[LightGBMPruningCallback(trial, "binary_logloss")])
+        booster = lgb.train(
+            params,
+            train,
+            10,
+            valid_sets=[valid],
+            callbacks=[LightGBMPruningCallback(trial, "binary_logloss")],
+        )
         return float(booster.best_score["valid_0"]["binary_logloss"])
 
     study = tunesmith.create_study(pruner=MedianPruner(n_startup_trials=2, n_warmup_steps=1))
@@ -119,11 +144,17 @@ def test_wrong_metric_or_set_lists_what_exists(data: Any) -> None:
     train, valid = _sets(data)
     trial = tunesmith.create_study().ask()
     with pytest.raises(ValueError, match=r"'auc on valid_0'.*'binary_logloss on valid_0'"):
-        lgb.train(PARAMS, train, 2, valid_sets=[valid],
-                  callbacks=[LightGBMPruningCallback(trial, "auc")])
+        lgb.train(
+            PARAMS, train, 2, valid_sets=[valid], callbacks=[LightGBMPruningCallback(trial, "auc")]
+        )
     with pytest.raises(ValueError, match=r"'binary_logloss on val'.*'binary_logloss on valid_0'"):
-        lgb.train(PARAMS, train, 2, valid_sets=[valid],
-                  callbacks=[LightGBMPruningCallback(trial, "binary_logloss", "val")])
+        lgb.train(
+            PARAMS,
+            train,
+            2,
+            valid_sets=[valid],
+            callbacks=[LightGBMPruningCallback(trial, "binary_logloss", "val")],
+        )
     with pytest.raises(ValueError, match="evaluated no metric"):
         lgb.train(PARAMS, train, 2, callbacks=[LightGBMPruningCallback(trial, "binary_logloss")])
     with pytest.raises(ValueError, match="report_interval=0"):
@@ -133,8 +164,13 @@ def test_wrong_metric_or_set_lists_what_exists(data: Any) -> None:
 def test_report_interval(data: Any) -> None:
     train, valid = _sets(data)
     trial = tunesmith.create_study(pruner=NopPruner()).ask()
-    lgb.train(PARAMS, train, 7, valid_sets=[valid],
-              callbacks=[LightGBMPruningCallback(trial, "binary_logloss", report_interval=3)])
+    lgb.train(
+        PARAMS,
+        train,
+        7,
+        valid_sets=[valid],
+        callbacks=[LightGBMPruningCallback(trial, "binary_logloss", report_interval=3)],
+    )
     assert sorted(trial._cache.intermediate_values) == [0, 3, 6]
 
 
@@ -155,7 +191,8 @@ def test_suggest_params_train(data: Any, task: str) -> None:
 def test_suggest_params_overrides_and_fixed() -> None:
     trial = tunesmith.create_study().ask()
     params = suggest_lightgbm_params(
-        trial, overrides={"num_leaves": IntDistribution(10, 10), "bagging_freq": None},
+        trial,
+        overrides={"num_leaves": IntDistribution(10, 10), "bagging_freq": None},
         fixed={"learning_rate": 0.05},
     )
     assert params["num_leaves"] == 10 and "bagging_freq" not in params
@@ -173,8 +210,13 @@ def test_tuner_runs_every_step_and_keeps_the_best(data: Any, tmp_path: Any) -> N
     train, valid = _sets(data)
     seen: list[int] = []
     tuner = LightGBMTuner(
-        PARAMS, train, num_boost_round=5, valid_sets=[valid],
-        n_trials_per_step=2, model_dir=str(tmp_path), seed=0,
+        PARAMS,
+        train,
+        num_boost_round=5,
+        valid_sets=[valid],
+        n_trials_per_step=2,
+        model_dir=str(tmp_path),
+        seed=0,
         callbacks=[lambda study, trial: seen.append(trial.number)],
     )
     tuner.run()
@@ -201,10 +243,18 @@ def test_tuner_runs_every_step_and_keeps_the_best(data: Any, tmp_path: Any) -> N
 def test_tuner_cv_and_time_budget(data: Any) -> None:
     train, _ = _sets(data)
     tuner = LightGBMTunerCV(
-        {**PARAMS, "metric": "auc"}, train, num_boost_round=3, nfold=2,
-        n_trials_per_step={"feature_fraction": 1, "num_leaves": 1, "bagging": 0,
-                           "feature_fraction_stage2": 0, "regularization_factors": 1,
-                           "min_child_samples": 0},
+        {**PARAMS, "metric": "auc"},
+        train,
+        num_boost_round=3,
+        nfold=2,
+        n_trials_per_step={
+            "feature_fraction": 1,
+            "num_leaves": 1,
+            "bagging": 0,
+            "feature_fraction_stage2": 0,
+            "regularization_factors": 1,
+            "min_child_samples": 0,
+        },
     )
     tuner.run()
     assert tuner.study.direction.name == "MAXIMIZE"  # auc: higher is better
@@ -223,7 +273,8 @@ def test_tuner_validates_arguments(data: Any) -> None:
     with pytest.raises(ValueError, match=r"unknown step\(s\) \['leaves'\]"):
         LightGBMTuner(PARAMS, train, valid_sets=[valid], n_trials_per_step={"leaves": 1})
     with pytest.raises(ValueError, match="direction='minimize'"):
-        LightGBMTuner(PARAMS, train, valid_sets=[valid],
-                      study=tunesmith.create_study(direction="maximize"))
+        LightGBMTuner(
+            PARAMS, train, valid_sets=[valid], study=tunesmith.create_study(direction="maximize")
+        )
     with pytest.raises(ValueError, match="call run"):
         _ = LightGBMTuner(PARAMS, train, valid_sets=[valid]).best_params

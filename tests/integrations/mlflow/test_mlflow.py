@@ -72,9 +72,10 @@ def test_each_finished_trial_becomes_one_run(uri: str) -> None:
         assert tags["tunesmith.trial_number"] == str(trial.number)
         assert tags["tunesmith.trial_state"] == trial.state.name
         assert tags["note"] == trial.user_attrs["note"]
-        assert '"FloatDistribution"' in tags["tunesmith.distribution.x"] or "low" in tags[
-            "tunesmith.distribution.x"
-        ]
+        assert (
+            '"FloatDistribution"' in tags["tunesmith.distribution.x"]
+            or "low" in tags["tunesmith.distribution.x"]
+        )
         assert run.data.params == {"x": str(trial.params["x"]), "kind": trial.params["kind"]}
         history = client.get_metric_history(run.info.run_id, "intermediate_loss")
         assert {m.step: m.value for m in history} == pytest.approx(trial.intermediate_values)
@@ -135,8 +136,11 @@ def test_mlflow_kwargs_are_honoured(uri: str) -> None:
     cb = MLflowCallback(
         uri,
         mlflow_kwargs={
-            "experiment_id": exp_id, "run_name": "trial", "tags": {"team": "ml"},
-            "description": "a sweep", "parent_run_id": parent.info.run_id,
+            "experiment_id": exp_id,
+            "run_name": "trial",
+            "tags": {"team": "ml"},
+            "description": "a sweep",
+            "parent_run_id": parent.info.run_id,
         },
     )
     study = tunesmith.create_study(study_name="elsewhere", pruner=PruneAt(99))

@@ -169,7 +169,9 @@ def test_scores_match_a_gridsearch_on_the_same_parameters(iris: Any) -> None:
     ours.fit(X, y)
     values = [p["C"] for p in ours.cv_results_["params"]]
     grid = GridSearchCV(LogisticRegression(max_iter=300), {"C": values}, cv=3).fit(X, y)
-    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"]
+    )
     np.testing.assert_array_equal(
         ours.cv_results_["rank_test_score"], grid.cv_results_["rank_test_score"]
     )
@@ -201,7 +203,7 @@ def test_several_scorers_refit_false_and_callable(iris: Any) -> None:
     assert by_callable.best_index_ == 2
     assert by_callable.best_params_ == by_callable.cv_results_["params"][2]
     assert not hasattr(by_callable, "best_score_")
-    assert by_callable.best_estimator_.C == by_callable.best_params_["C"]
+    assert by_callable.best_params_["C"] == by_callable.best_estimator_.C
 
 
 # -- splits, data routing, idempotence ----------------------------------------------------------
@@ -273,7 +275,7 @@ def test_pipeline_with_step_names_and_default_space() -> None:
     assert list(space) == ["clf__C"]
     search = TunedSearchCV(pipe, n_trials=3, cv=3, random_state=0).fit(X, y)
     assert set(search.best_params_) == {"clf__C"}
-    assert search.best_estimator_.named_steps["clf"].C == search.best_params_["clf__C"]
+    assert search.best_params_["clf__C"] == search.best_estimator_.named_steps["clf"].C
     assert search.score(X, y) > 0.9
 
 
@@ -284,15 +286,21 @@ def test_n_jobs_gives_the_same_scores(iris: Any) -> None:
     # Threads: the same code path as processes without paying for starting workers.
     with joblib.parallel_config(backend="threading"):
         two = TunedSearchCV(LogisticRegression(max_iter=300), C, n_jobs=2, **kw).fit(X, y)
-    np.testing.assert_allclose(one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(
+        one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"]
+    )
 
 
 def test_subsample_uses_part_of_the_data_for_the_search_only() -> None:
     X = np.arange(200, dtype=float).reshape(100, 2)
     y = np.array([0, 1] * 50)
     search = TunedSearchCV(
-        RecordingClassifier(), {"alpha": FloatDistribution(0.1, 1.0)}, n_trials=1, cv=2,
-        subsample=0.4, random_state=0,
+        RecordingClassifier(),
+        {"alpha": FloatDistribution(0.1, 1.0)},
+        n_trials=1,
+        cv=2,
+        subsample=0.4,
+        random_state=0,
     ).fit(X, y)
     assert search.best_estimator_.seen_[0] == 100
     by_count = clone(search).set_params(subsample=30).fit(X, y)

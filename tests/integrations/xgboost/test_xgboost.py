@@ -46,7 +46,11 @@ def test_train_reports_every_round_and_prunes(data: Any) -> None:
     def objective(trial: tunesmith.Trial) -> float:
         cb = XGBoostPruningCallback(trial, "validation-logloss")
         xgboost.train(
-            PARAMS, dtrain, 20, evals=[(dtrain, "validation")], callbacks=[Count(), cb],
+            PARAMS,
+            dtrain,
+            20,
+            evals=[(dtrain, "validation")],
+            callbacks=[Count(), cb],
             verbose_eval=False,
         )
         return 0.0
@@ -66,8 +70,13 @@ def test_train_without_pruning_logs_the_evaluated_values(data: Any) -> None:
     trial = tunesmith.create_study(pruner=NopPruner()).ask()
     log: dict[str, Any] = {}
     xgboost.train(
-        PARAMS, dtrain, 5, evals=[(dtrain, "validation")], evals_result=log,
-        callbacks=[XGBoostPruningCallback(trial, "validation-logloss")], verbose_eval=False,
+        PARAMS,
+        dtrain,
+        5,
+        evals=[(dtrain, "validation")],
+        evals_result=log,
+        callbacks=[XGBoostPruningCallback(trial, "validation-logloss")],
+        verbose_eval=False,
     )
     got = trial._cache.intermediate_values
     assert [got[i] for i in range(5)] == pytest.approx(log["validation"]["logloss"])
@@ -78,7 +87,11 @@ def test_cv_reports_the_mean_test_metric(data: Any) -> None:
     dtrain = xgboost.DMatrix(X, label=y)
     trial = tunesmith.create_study(pruner=NopPruner()).ask()
     result = xgboost.cv(
-        PARAMS, dtrain, 4, nfold=3, seed=0,
+        PARAMS,
+        dtrain,
+        4,
+        nfold=3,
+        seed=0,
         callbacks=[XGBoostPruningCallback(trial, "test-logloss")],
     )
     got = trial._cache.intermediate_values
@@ -103,7 +116,8 @@ def test_sklearn_api_with_eval_set(data: Any) -> None:
 
     def objective(trial: tunesmith.Trial) -> float:
         model = xgboost.XGBClassifier(
-            n_estimators=10, n_jobs=1,
+            n_estimators=10,
+            n_jobs=1,
             max_depth=trial.suggest_int("max_depth", 2, 4),
             callbacks=[XGBoostPruningCallback(trial, "validation_0-logloss")],
         )
@@ -124,8 +138,13 @@ def test_median_pruner_prunes_a_poor_trial(data: Any) -> None:
         params = {**PARAMS, "eta": trial.suggest_float("eta", 1e-4, 1.0, log=True)}
         log: dict[str, Any] = {}
         xgboost.train(
-            params, dtrain, 10, evals=[(dtrain, "validation")], evals_result=log,
-            callbacks=[XGBoostPruningCallback(trial, "validation-logloss")], verbose_eval=False,
+            params,
+            dtrain,
+            10,
+            evals=[(dtrain, "validation")],
+            evals_result=log,
+            callbacks=[XGBoostPruningCallback(trial, "validation-logloss")],
+            verbose_eval=False,
         )
         return log["validation"]["logloss"][-1]
 
@@ -143,8 +162,9 @@ def test_report_interval(data: Any) -> None:
     dtrain = xgboost.DMatrix(X, label=y)
     trial = tunesmith.create_study(pruner=NopPruner()).ask()
     cb = XGBoostPruningCallback(trial, "validation-logloss", report_interval=2)
-    xgboost.train(PARAMS, dtrain, 5, evals=[(dtrain, "validation")], callbacks=[cb],
-                  verbose_eval=False)
+    xgboost.train(
+        PARAMS, dtrain, 5, evals=[(dtrain, "validation")], callbacks=[cb], verbose_eval=False
+    )
     assert sorted(trial._cache.intermediate_values) == [0, 2, 4]
     with pytest.raises(ValueError, match="report_interval=0"):
         XGBoostPruningCallback(trial, "validation-logloss", report_interval=0)
@@ -156,8 +176,14 @@ def test_wrong_key_lists_the_keys_that_exist(data: Any) -> None:
     trial = tunesmith.create_study().ask()
     cb = XGBoostPruningCallback(trial, "valid-logloss")
     with pytest.raises(ValueError, match=r"'valid-logloss'.*'train-logloss', 'validation-logloss'"):
-        xgboost.train(PARAMS, dtrain, 3, evals=[(dtrain, "train"), (dtrain, "validation")],
-                      callbacks=[cb], verbose_eval=False)
+        xgboost.train(
+            PARAMS,
+            dtrain,
+            3,
+            evals=[(dtrain, "train"), (dtrain, "validation")],
+            callbacks=[cb],
+            verbose_eval=False,
+        )
     cb = XGBoostPruningCallback(trial, "validation-logloss")
     with pytest.raises(ValueError, match="no evaluation metric"):
         xgboost.train(PARAMS, dtrain, 3, callbacks=[cb])
@@ -165,8 +191,11 @@ def test_wrong_key_lists_the_keys_that_exist(data: Any) -> None:
 
 @pytest.mark.parametrize(
     ("task", "objective"),
-    [("binary", "binary:logistic"), ("multiclass", "multi:softprob"),
-     ("regression", "reg:squarederror")],
+    [
+        ("binary", "binary:logistic"),
+        ("multiclass", "multi:softprob"),
+        ("regression", "reg:squarederror"),
+    ],
 )
 def test_suggest_params_trains(data: Any, task: str, objective: str) -> None:
     X, y = data
@@ -177,8 +206,14 @@ def test_suggest_params_trains(data: Any, task: str, objective: str) -> None:
     params = suggest_xgboost_params(trial, task=task, fixed=fixed)
     assert params["objective"] == objective
     assert set(trial.params) == {
-        "learning_rate", "max_depth", "min_child_weight", "subsample", "colsample_bytree",
-        "reg_lambda", "reg_alpha", "gamma",
+        "learning_rate",
+        "max_depth",
+        "min_child_weight",
+        "subsample",
+        "colsample_bytree",
+        "reg_lambda",
+        "reg_alpha",
+        "gamma",
     }
     assert trial.distributions["learning_rate"].log
     booster = xgboost.train(params, xgboost.DMatrix(X, label=y), 2)
@@ -192,8 +227,11 @@ def test_suggest_params_overrides_and_fixed() -> None:
     trial = tunesmith.create_study().ask()
     params = suggest_xgboost_params(
         trial,
-        overrides={"max_depth": IntDistribution(3, 3), "gamma": None,
-                   "max_bin": IntDistribution(16, 64)},
+        overrides={
+            "max_depth": IntDistribution(3, 3),
+            "gamma": None,
+            "max_bin": IntDistribution(16, 64),
+        },
         fixed={"learning_rate": 0.1, "eval_metric": "auc"},
     )
     assert params["max_depth"] == 3 and "gamma" not in params
