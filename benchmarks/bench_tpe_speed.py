@@ -2,7 +2,7 @@
 
     python benchmarks/bench_tpe_speed.py            # 100, 1,000 and 5,000 trials
     python benchmarks/bench_tpe_speed.py --quick    # 100 and 1,000 trials, fewer repeats
-    python benchmarks/bench_tpe_speed.py --sizes 100 300 1000 --repeats 10
+    python benchmarks/bench_tpe_speed.py --sizes 100 300 1000 --repeats 10 --spaces float mv
 
 Method: for each history size ``n`` a study is filled with ``n`` COMPLETE trials (the same
 random points and values for both libraries, added with ``add_trials``), then ``optimize`` runs
@@ -143,15 +143,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 trials, 5 repeats")
     parser.add_argument("--sizes", type=int, nargs="*", help="history sizes to measure")
     parser.add_argument("--repeats", type=int, help="timed trials per size")
+    parser.add_argument(
+        "--spaces",
+        nargs="*",
+        choices=["float", "mv", "mixed"],
+        default=["float", "mv", "mixed"],
+        help="which cases to run",
+    )
     args = parser.parse_args()
     sizes = args.sizes or ([100, 1000] if args.quick else [100, 1000, 5000])
     repeats = args.repeats or (5 if args.quick else 15)
     tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
     optuna = _optuna()
     cases = [
-        ("10-d float", "float", False),
-        ("10-d float mv", "float", True),
-        ("10-d mixed", "mixed", False),
+        (label, kind, mv)
+        for key, label, kind, mv in [
+            ("float", "10-d float", "float", False),
+            ("mv", "10-d float mv", "float", True),
+            ("mixed", "10-d mixed", "mixed", False),
+        ]
+        if key in args.spaces
     ]
     print(f"framework CPU time per trial (median of {repeats}), ms")
     print(f"{'space':<16}{'trials':>8}{'tunesmith':>12}{'optuna':>12}{'ratio':>9}")

@@ -50,6 +50,11 @@ def default_gamma_multiobjective(x: int) -> int:
     return math.ceil(0.1 * x)
 
 
+def hyperopt_default_gamma(x: int) -> int:
+    """hyperopt's split: a quarter of the square root of ``x``, at most 25."""
+    return min(math.ceil(0.25 * x**0.5), 25)
+
+
 def default_weights(x: int) -> np.ndarray:
     """Weights of ``x`` observations in trial order: the latest 25 weigh 1, older ones less
     and less (linearly down to ``1/x``), so the model follows a moving optimum."""
@@ -261,6 +266,29 @@ class TPESampler(BaseSampler):
             f"TPESampler(multivariate={self._multivariate}, group={self._group}, "
             f"constant_liar={self._constant_liar}, n_startup_trials={self._n_startup_trials})"
         )
+
+    @staticmethod
+    def hyperopt_parameters() -> dict[str, Any]:
+        """The defaults of hyperopt's TPE (v0.1.2), to pass as ``TPESampler(**...)``.
+
+        Example:
+            >>> import tunesmith
+            >>> sampler = tunesmith.samplers.TPESampler(
+            ...     **tunesmith.samplers.TPESampler.hyperopt_parameters()
+            ... )
+            >>> sampler.hyperopt_parameters()["n_startup_trials"]
+            20
+        """
+        return {
+            "consider_prior": True,
+            "prior_weight": 1.0,
+            "consider_magic_clip": True,
+            "consider_endpoints": False,
+            "n_startup_trials": 20,
+            "n_ei_candidates": 24,
+            "gamma": hyperopt_default_gamma,
+            "weights": default_weights,
+        }
 
     def reseed_rng(self) -> None:
         self._seed = fresh_seed()

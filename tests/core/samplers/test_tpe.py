@@ -746,3 +746,11 @@ def test_samples_stay_on_the_grid_and_inside_the_bounds() -> None:
     xs = kern.sample(rng, kernel)
     assert set(np.round(xs[0] * 4).tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0}
     assert np.all(xs[1] == np.round(xs[1])) and xs[1].min() >= 2 and xs[1].max() <= 64
+
+
+def test_hyperopt_parameters_build_a_working_sampler() -> None:
+    params = TPESampler.hyperopt_parameters()
+    assert params["n_startup_trials"] == 20 and params["gamma"](100) == 3
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, **params))
+    study.optimize(_sphere, n_trials=30)
+    assert len(study.trials) == 30
