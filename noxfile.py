@@ -101,8 +101,11 @@ def storage(session: nox.Session) -> None:
             "mysql+pymysql://user@host/db to run them."
         )
     missing = [name for name in ("postgres", "redis") if SERVER_ENV[name] not in env]
+    # `python -m pytest` puts the repository on sys.path, which processes spawned by the
+    # multi-process tests inherit: they can then unpickle functions defined in test modules.
+    pytest = ("python", "-m", "pytest", *paths)
     if not missing:
-        session.run("pytest", *paths, env=env)
+        session.run(*pytest, env=env)
         return
     session.install("-c", CONSTRAINTS, *_group("servers"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +124,7 @@ def storage(session: nox.Session) -> None:
                 time.sleep(0.2)
             started = json.loads(out.read_text())
             session.log(f"throwaway servers: {started}")
-            session.run("pytest", *paths, env={**env, **started})
+            session.run(*pytest, env={**env, **started})
         finally:
             assert proc.stdin is not None
             proc.stdin.close()  # tells the script to stop the servers and delete their data

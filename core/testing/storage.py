@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from tunesmith.storages import BaseStorage
 
-__all__ = ["StorageContract"]
+__all__ = ["StorageContract", "optimize_worker"]
 
 MIN = StudyDirection.MINIMIZE
 MAX = StudyDirection.MAXIMIZE
@@ -102,6 +102,29 @@ def _create_trials_in_process(payload: bytes, study_id: int, n: int) -> list[int
         numbers.append(storage.get_trial_number_from_id(tid))
     storage.remove_session()
     return numbers
+
+
+def _worker_objective(trial: Any) -> float:
+    return float(trial.suggest_float("x", -5.0, 5.0) ** 2 + trial.suggest_int("n", 0, 9))
+
+
+def optimize_worker(storage: Any, study_name: str, n_trials: int, seed: int) -> None:
+    """Run ``n_trials`` trials of a cheap objective (parameters ``x``, a float, and ``n``, an
+    int) with ``RandomSampler(seed=seed)`` on the study ``study_name`` of ``storage`` (a URL or
+    a picklable storage).
+
+    A target for ``multiprocessing`` in multi-process storage tests: it lives in an importable
+    module, so spawned children can unpickle it whatever the test runner's import mode.
+    """
+    import tunesmith
+
+    tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
+    study = tunesmith.load_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=tunesmith.samplers.RandomSampler(seed=seed),
+    )
+    study.optimize(_worker_objective, n_trials=n_trials)
 
 
 class StorageContract:

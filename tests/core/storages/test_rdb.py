@@ -28,7 +28,7 @@ from tunesmith.exceptions import StorageInternalError, StorageURLError  # noqa: 
 from tunesmith.storages import BaseStorage, get_storage  # noqa: E402
 from tunesmith.storages._rdb import _models  # noqa: E402
 from tunesmith.storages._rdb.storage import RDBStorage, _is_transient, _normalize_url  # noqa: E402
-from tunesmith.testing.storage import StorageContract  # noqa: E402
+from tunesmith.testing.storage import StorageContract, optimize_worker  # noqa: E402
 from tunesmith.trial import TrialState  # noqa: E402
 
 ENV = {"postgresql": "TUNESMITH_TEST_POSTGRES_URL", "mysql": "TUNESMITH_TEST_MYSQL_URL"}
@@ -119,22 +119,11 @@ class TestRDBStorage(StorageContract):
 
 
 # -- many processes on one study -------------------------------------------------------------
-def _worker(url: str, study_name: str, seed: int, n_trials: int) -> None:
-    study = tunesmith.load_study(
-        study_name=study_name,
-        storage=url,
-        sampler=tunesmith.samplers.RandomSampler(seed=seed),
-    )
-    study.optimize(
-        lambda t: t.suggest_float("x", -5, 5) ** 2 + t.suggest_int("n", 0, 9), n_trials=n_trials
-    )
-
-
 def test_four_processes_lose_and_duplicate_nothing(url: str) -> None:
     tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
     study = tunesmith.create_study(study_name="parallel", storage=url)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(url, "parallel", i, 250)) for i in range(4)]
+    procs = [ctx.Process(target=optimize_worker, args=(url, "parallel", 250, i)) for i in range(4)]
     for p in procs:
         p.start()
     for p in procs:
