@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 import functools
 import json
+import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ _STATUS = {
     TrialState.PRUNED: RunStatus.to_string(RunStatus.KILLED),
     TrialState.FAIL: RunStatus.to_string(RunStatus.FAILED),
 }
+_BAD_KEY_CHARS = re.compile(r"[^\w\-./ ]")
 _MAX_TAG = 5000  # MLflow caps tag values (8000 chars on most stores); stay well below
 
 
@@ -44,6 +46,11 @@ def _ms(dt: Any) -> int | None:
 def _text(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= _MAX_TAG else text[: _MAX_TAG - 3] + "..."
+
+
+def _key(name: Any) -> str:
+    """A valid MLflow key: letters, digits, ``_ - . / `` and spaces; anything else becomes ``_``."""
+    return _BAD_KEY_CHARS.sub("_", str(name))[:250] or "_"
 
 
 def _quote(value: str) -> str:
@@ -215,7 +222,7 @@ class MLflowCallback:
             return self._parents[key]
 
     def _common_tags(self) -> dict[str, str]:
-        tags = {str(k): _text(v) for k, v in self._mlflow_kwargs.get("tags", {}).items()}
+        tags = {_key(k): _text(v) for k, v in self._mlflow_kwargs.get("tags", {}).items()}
         if "description" in self._mlflow_kwargs:
             tags["mlflow.note.content"] = _text(self._mlflow_kwargs["description"])
         return tags
@@ -268,26 +275,29 @@ class MLflowCallback:
         end = _ms(trial.datetime_complete) or now
         metrics: list[Metric] = []
         if trial.values is not None:
-            metrics += [Metric(k, float(v), end, 0) for k, v in zip(names, trial.values)]
+            metrics += [Metric(_key(k), float(v), end, 0) for k, v in zip(names, trial.values)]
         for step, value in sorted(trial.intermediate_values.items()):
             vals = value if isinstance(value, tuple) else (value,)
             metrics += [
-                Metric(f"intermediate_{k}", float(v), now, int(step)) for k, v in zip(names, vals)
+                Metric(_key(f"intermediate_{k}"), float(v), now, int(step))
+                for k, v in zip(names, vals)
             ]
         existing = self.client.get_run(run_id).data.params
         params = [
-            Param(k, _text(v)[:6000]) for k, v in trial.params.items() if str(k) not in existing
+            Param(_key(k), _text(v)[:6000])
+            for k, v in trial.params.items()
+            if _key(k) not in existing
         ]
         tags = {
             STATE_TAG: trial.state.name,
             "tunesmith.directions": ",".join(d.name for d in study.directions),
         }
         for k, dist in trial.distributions.items():
-            tags[f"tunesmith.distribution.{k}"] = _text(distribution_to_json(dist))
+            tags[_key(f"tunesmith.distribution.{k}")] = _text(distribution_to_json(dist))
         if self._tag_trial_user_attrs:
-            tags.update({f"{k}": _text(v) for k, v in trial.user_attrs.items()})
+            tags.update({_key(k): _text(v) for k, v in trial.user_attrs.items()})
         if self._tag_study_user_attrs:
-            tags.update({f"{k}": _text(v) for k, v in study.user_attrs.items()})
+            tags.update({_key(k): _text(v) for k, v in study.user_attrs.items()})
         tags[LOGGED_TAG] = "true"
         for i in range(0, len(metrics), 1000):  # log_batch takes at most 1000 metrics
             self.client.log_batch(run_id, metrics=metrics[i : i + 1000])

@@ -50,6 +50,7 @@ def _objective(trial: tunesmith.Trial) -> float:
     x = trial.suggest_float("x", -1.0, 1.0)
     kind = trial.suggest_categorical("kind", ["a", "b"])
     trial.set_user_attr("note", f"kind={kind}")
+    trial.set_user_attr("step:info", {"nested": [1, 2]})  # ':' is not allowed in MLflow keys
     for step in range(3):
         trial.report(x * x + step, step)
         if trial.should_prune():
@@ -72,6 +73,7 @@ def test_each_finished_trial_becomes_one_run(uri: str) -> None:
         assert tags["tunesmith.trial_number"] == str(trial.number)
         assert tags["tunesmith.trial_state"] == trial.state.name
         assert tags["note"] == trial.user_attrs["note"]
+        assert tags["step_info"] == '{"nested": [1, 2]}'
         assert (
             '"FloatDistribution"' in tags["tunesmith.distribution.x"]
             or "low" in tags["tunesmith.distribution.x"]

@@ -236,9 +236,18 @@ def test_splits_are_computed_once_per_fit_and_fit_is_idempotent(iris: Any) -> No
     X, y = iris
     CountingKFold.calls = 0
     cv = CountingKFold(3, shuffle=True, random_state=0)
-    search = TunedSearchCV(LogisticRegression(max_iter=300), C, n_trials=4, cv=cv, random_state=3)
+    seen: list[int] = []
+    search = TunedSearchCV(
+        LogisticRegression(max_iter=300),
+        C,
+        n_trials=4,
+        cv=cv,
+        random_state=3,
+        callbacks=[lambda study, trial: seen.append(trial.number)],
+    )
     search.fit(X, y)
     assert CountingKFold.calls == 1
+    assert seen == [0, 1, 2, 3]
     first = (search.study_, search.cv_results_["params"], search.best_params_)
     search.fit(X, y)
     assert CountingKFold.calls == 2
