@@ -78,14 +78,12 @@ def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     flip = lo > 0
     left = np.where(flip, -hi, lo)
     right = np.where(flip, -lo, hi)
-    with np.errstate(divide="ignore"):
-        out = np.log(ndtr(right) - ndtr(left))
+    out = np.log(ndtr(right) - ndtr(left))
     bad = ~np.isfinite(out)
     if np.any(bad):
         lb, rb = left[bad], right[bad]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_r = log_ndtr(rb)
-            fixed = log_r + np.log1p(-np.exp(log_ndtr(lb) - log_r))
+        log_r = log_ndtr(rb)
+        fixed = log_r + np.log1p(-np.exp(log_ndtr(lb) - log_r))
         out[bad] = fixed
     return out
 
@@ -93,8 +91,7 @@ def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.squeeze(np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m, axis=axis)
+    return np.squeeze(np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m, axis=axis)
 
 
 def _sigmas(
@@ -173,8 +170,7 @@ class NumericKernels:
         if self.log.any():
             t = values.copy()
             lg = self.log
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t[lg] = np.log(np.where(valid[lg], values[lg], 1.0))
+            t[lg] = np.log(np.where(valid[lg], values[lg], 1.0))
         t = np.where(valid, t, self.a[:, None])
         sig = _sigmas(t, valid, self.a, self.b, params)
         count = valid.sum(axis=1)
@@ -193,8 +189,7 @@ class NumericKernels:
         self.mu = t
         self.sigma = sig
         self.weights = w
-        with np.errstate(divide="ignore"):
-            self.log_w = np.log(w)
+        self.log_w = np.log(w)
         self.inv_sigma = 1.0 / sig
         # Means lie inside [a, b] and widths are at most b - a, so the truncated mass is at
         # least Phi(0.5) - Phi(-0.5) and the plain difference is accurate.
@@ -212,8 +207,7 @@ class NumericKernels:
         lo = ndtr((a - mu) / sig)
         hi = ndtr((b - mu) / sig)
         u = lo + rng.random(mu.shape) * (hi - lo)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = mu + sig * ndtri(u)
+        x = mu + sig * ndtri(u)
         x = np.where(np.isfinite(x), x, mu)
         x = np.clip(x, a, b)
         return self.to_external(x)
@@ -236,16 +230,14 @@ class NumericKernels:
         lo, hi = x - half, x + half
         lg = self.log[rows][:, None]
         if lg.any():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lo = np.where(lg, np.log(np.maximum(lo, 0.0)), lo)
-                hi = np.where(lg, np.log(hi), hi)
+            lo = np.where(lg, np.log(np.maximum(lo, 0.0)), lo)
+            hi = np.where(lg, np.log(hi), hi)
         return lo, hi
 
     def _transform(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         lg = self.log[rows][:, None]
         if lg.any():
-            with np.errstate(divide="ignore"):
-                return np.where(lg, np.log(np.maximum(x, 1e-300)), x)
+            return np.where(lg, np.log(np.maximum(x, 1e-300)), x)
         return x
 
     def _cont_log_terms(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -324,12 +316,10 @@ class NumericKernels:
             z = t.astype(np.float32)[:, :, None] * scale
             z -= (self.mu[cont] * inv_s * math.sqrt(0.5)).astype(np.float32)[:, None, :]
             np.multiply(z, z, out=z)
-            with np.errstate(over="ignore", invalid="ignore"):
-                np.subtract((coef - shift[:, None]).astype(np.float32)[:, None, :], z, out=z)
+            np.subtract((coef - shift[:, None]).astype(np.float32)[:, None, :], z, out=z)
             np.exp(z, out=z)
             s = z.sum(axis=2, dtype=np.float64)
-            with np.errstate(divide="ignore"):
-                out[cont] = np.log(s) + shift[:, None]
+            out[cont] = np.log(s) + shift[:, None]
             bad = ~np.all(np.isfinite(out[cont]), axis=1)
             if bad.any():
                 rows = cont[bad]
@@ -339,8 +329,7 @@ class NumericKernels:
             # A grid dimension's mixture only needs the total weight of each distinct kernel.
             table, inv_x, inv_k = self._unique_masses(int(j), x[j])
             w = np.bincount(inv_k, weights=self.weights[j], minlength=table.shape[1])
-            with np.errstate(divide="ignore"):
-                out[j] = _logsumexp(table + np.log(w)[None, :], axis=1)[inv_x]
+            out[j] = _logsumexp(table + np.log(w)[None, :], axis=1)[inv_x]
         return out
 
 
@@ -404,5 +393,4 @@ class CategoricalKernels:
         w = self.w
         if self.prior_w > 0 or len(self.indices) == 0:
             w = np.append(w, self.prior_w)
-        with np.errstate(divide="ignore"):
-            return np.log(w)
+        return np.log(w)

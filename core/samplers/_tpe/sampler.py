@@ -433,7 +433,14 @@ class TPESampler(BaseSampler):
         running = study.get_trials(deepcopy=True, states=(TrialState.RUNNING,))
         return [t for t in running if t._trial_id != trial._trial_id]
 
-    def _sample(
+    def _sample(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # One errstate for the whole decision: log(0) = -inf and exp underflow are expected
+        # (zero-weight padding kernels, far tails) and entering errstate per numpy call costs
+        # more than some of the calls.
+        with np.errstate(all="ignore"):
+            return self._sample_model(*args, **kwargs)
+
+    def _sample_model(
         self,
         study: Study,
         trial: FrozenTrial,
@@ -547,8 +554,7 @@ class TPESampler(BaseSampler):
         specs = [self._spec(dist) for dist in space.values()]
         lows = np.array([-np.inf if s.categorical else s.low for s in specs])
         highs = np.array([np.inf if s.categorical else s.high for s in specs])
-        with np.errstate(invalid="ignore"):
-            valid = (values >= lows) & (values <= highs)
+        valid = (values >= lows) & (values <= highs)
         return values, valid
 
     def _obs_weights(self, valid: np.ndarray, mo: np.ndarray | None) -> np.ndarray:
@@ -639,8 +645,7 @@ class TPESampler(BaseSampler):
         for i, j in enumerate(cat):
             pb, pa = cat_b[i].probs, cat_a[i].probs
             cand_c = _choose(pb[None, :], rng, C)[0]
-            with np.errstate(divide="ignore"):
-                score_c = np.log(pb[cand_c]) - np.log(pa[cand_c])
+            score_c = np.log(pb[cand_c]) - np.log(pa[cand_c])
             result[names[j]] = dists[j].choices[int(cand_c[int(np.argmax(score_c))])]  # type: ignore[attr-defined]
         return result
 
@@ -657,8 +662,7 @@ class TPESampler(BaseSampler):
             total = num.joint_log_density(cand_num)
             log_w = num.log_w[0]
         for kern, c in zip(cats, cand_cat):
-            with np.errstate(divide="ignore"):
-                part = np.log(kern.kernel_rows()[:, c]).T
+            part = np.log(kern.kernel_rows()[:, c]).T
             total = part if total is None else total + part
             if log_w is None:
                 log_w = kern.log_weights()
@@ -666,8 +670,7 @@ class TPESampler(BaseSampler):
         s = total + log_w[None, :]
         m = np.max(s, axis=1, keepdims=True)
         m = np.where(np.isfinite(m), m, 0.0)
-        with np.errstate(divide="ignore"):
-            return np.log(np.sum(np.exp(s - m), axis=1)) + m[:, 0]
+        return np.log(np.sum(np.exp(s - m), axis=1)) + m[:, 0]
 
     def _distance_matrix(self, name: str, dist: BaseDistribution) -> np.ndarray | None:
         funcs = self._params.categorical_distance_func
