@@ -214,6 +214,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             (and is failed by the next worker); defaults to twice ``heartbeat_interval``.
         failed_trial_callback: Called as ``callback(study, trial)`` on each trial failed
             because its heartbeat stopped, e.g. :class:`RetryFailedTrialCallback`.
+        max_retries: How many times a transaction that failed with a transient error is run
+            again (with exponential backoff and jitter) before :class:`StorageInternalError`.
 
     Raises:
         RuntimeError: the database's schema is older than this tunesmith's (run
