@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import json
 import multiprocessing
 import os
 import pickle
 import socket
+import threading
 import time
 from typing import Any
 import uuid
@@ -114,6 +116,38 @@ class TestJournalRedisStorage(StorageContract):
             _redis_backend(redis_prefix + "hb:"),
             heartbeat_interval=0.5,
             grace_period=self.heartbeat_grace_period,
+        )
+
+
+class _ListBackend(BaseJournalBackend):
+    """The smallest backend: two methods over a list (no snapshots, one process)."""
+
+    def __init__(self) -> None:
+        self.logs: list[str] = []
+        self.lock = threading.Lock()
+
+    def read_logs(self, log_number_from: int) -> Any:
+        with self.lock:
+            return [json.loads(log) for log in self.logs[log_number_from:]]
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        with self.lock:
+            self.logs.extend(json.dumps(log) for log in logs)
+
+
+class TestJournalOnAMinimalBackend(StorageContract):
+    """The whole contract holds over any two-method backend."""
+
+    supports_heartbeat = True
+
+    @pytest.fixture
+    def storage(self) -> BaseStorage:
+        return JournalStorage(_ListBackend())
+
+    @pytest.fixture
+    def heartbeat_storage(self) -> BaseStorage:
+        return JournalStorage(
+            _ListBackend(), heartbeat_interval=0.5, grace_period=self.heartbeat_grace_period
         )
 
 
