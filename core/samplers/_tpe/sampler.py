@@ -8,6 +8,7 @@ import math
 import numbers
 import threading
 from typing import TYPE_CHECKING, Any
+import warnings
 
 import numpy as np
 
@@ -212,8 +213,6 @@ class TPESampler(BaseSampler):
                 f"callables, got categorical_distance_func={categorical_distance_func!r}."
             )
         if group and not multivariate:
-            import warnings
-
             warnings.warn(
                 "TPESampler: `group=True` needs `multivariate=True`; multivariate is turned on.",
                 UserWarning,
@@ -496,8 +495,6 @@ class TPESampler(BaseSampler):
         # With a constraints function every finished trial should have constraint values; one
         # without ranks last among the infeasible.
         if not self._warned_missing_constraints:
-            import warnings
-
             self._warned_missing_constraints = True
             warnings.warn(
                 "TPESampler: some finished trials have no constraint values; they are treated "
