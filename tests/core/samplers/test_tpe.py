@@ -755,3 +755,17 @@ def test_hyperopt_parameters_build_a_working_sampler() -> None:
     study = tunesmith.create_study(sampler=TPESampler(seed=0, **params))
     study.optimize(_sphere, n_trials=30)
     assert len(study.trials) == 30
+
+
+def test_trials_without_constraint_values_rank_last_with_a_warning() -> None:
+    sampler = TPESampler(seed=0, n_startup_trials=2, constraints_func=lambda t: [0.0])
+    study = tunesmith.create_study(sampler=sampler)
+    dist = {"x": FloatDistribution(0, 1)}
+    # Added trials never pass through after_trial, so they have no constraint values.
+    study.add_trials(
+        [create_trial(params={"x": x}, distributions=dist, value=x) for x in (0.1, 0.5)]
+    )
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)  # all missing: no warning
+    with pytest.warns(UserWarning, match="no constraint values"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert study.trials[-1].constraints == [0.0]
