@@ -144,7 +144,8 @@ def examples(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Doctests of the package's docstrings and of the docs pages."""
-    _install(session, "test")
+    # every module is imported, so the extras that storage and sampler modules import are needed
+    _install(session, "test", extras="pandas,rdb,cmaes,redis")
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
