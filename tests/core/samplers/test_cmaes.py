@@ -356,3 +356,38 @@ def test_constraints_are_ignored_with_one_warning() -> None:
     with pytest.warns(UserWarning, match="ignores constraint values") as record:
         study.optimize(objective, n_trials=5)
     assert sum("ignores constraint" in str(w.message) for w in record) == 1
+
+
+def test_two_workers_alternating_share_one_search() -> None:
+    storage = InMemoryStorage()
+    a = tunesmith.create_study(
+        storage=storage, study_name="s", sampler=CmaEsSampler(seed=0, popsize=4)
+    )
+    b = tunesmith.load_study(
+        study_name="s", storage=storage, sampler=CmaEsSampler(seed=0, popsize=4)
+    )
+    objective = _sphere(2)
+    for i in range(41):
+        study = a if i % 3 else b
+        trial = study.ask()
+        study.tell(trial, objective(trial))
+    gens = [t.system_attrs[GENERATION_KEY] for t in a.trials[1:]]
+    assert gens == sorted(gens)  # one sequence of generations, whichever worker asked
+    assert gens[-1] == 9  # 40 CMA-ES trials in generations of 4
+    # Both workers end on the stored state of the last generation.
+    assert a.sampler._states[a._study_id].generation == 9
+    assert b.sampler._states[b._study_id].generation == 9
+
+
+def test_corrupt_stored_state_is_ignored() -> None:
+    storage = InMemoryStorage()
+    study = tunesmith.create_study(storage=storage, study_name="s", sampler=CmaEsSampler(seed=0))
+    study.optimize(_sphere(2), n_trials=10)
+    storage.set_study_system_attr(study._study_id, f"{STATE_KEY}:0", "garbage")
+    fresh = CmaEsSampler(seed=0)
+    assert fresh._load(study) is None
+    again = tunesmith.load_study(study_name="s", storage=storage, sampler=fresh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        again.optimize(_sphere(2), n_trials=5)
+    assert all(GENERATION_KEY in t.system_attrs for t in again.trials[10:])
