@@ -62,6 +62,8 @@ def test_console_script_version_and_help() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert tunesmith.__version__ in out.stdout
-    out = subprocess.run(["tunesmith", "--help"], capture_output=True, text=True)
+    # The console script installed next to this interpreter (the venv's bin/ need not be on PATH).
+    script = pathlib.Path(sys.executable).with_name("tunesmith")
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "usage: tunesmith" in out.stdout
