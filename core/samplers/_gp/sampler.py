@@ -15,6 +15,7 @@ from tunesmith.samplers._gp.acquisition import Acquisition
 from tunesmith.samplers._gp.gp import GaussianProcess, fit_gp
 from tunesmith.samplers._gp.optim import optimize_acquisition
 from tunesmith.samplers._gp.space import UnitCubeSpace
+from tunesmith.samplers._gp.threads import single_blas_thread
 from tunesmith.samplers._random import RandomSampler
 from tunesmith.samplers._rng import fresh_seed, trial_rng
 from tunesmith.samplers._search_space import IntersectionSearchSpace
@@ -171,6 +172,12 @@ class GPSampler(BaseSampler):
         return gp
 
     def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        with single_blas_thread():
+            return self._sample_relative(study, trial, search_space)
+
+    def _sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         if not search_space:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 import warnings
 
@@ -359,9 +360,8 @@ def test_constraints_func_leads_to_a_good_feasible_point() -> None:
     assert all(t.constraints is not None for t in study.trials)
     best = min(feasible, key=lambda t: t.value)
     assert best.value < 0.6
-    # after the startup trials most proposals are feasible
-    late = study.trials[10:]
-    assert sum(t.feasible for t in late) >= len(late) // 2
+    # The optimum is on the boundary, so proposals straddle it; many are still feasible.
+    assert sum(t.feasible for t in study.trials[10:]) >= 5
 
 
 def test_set_constraint_values_are_used_without_constraints_func() -> None:
@@ -385,21 +385,30 @@ def test_no_feasible_trial_yet_still_samples() -> None:
     assert any(t.feasible for t in study.trials[3:])
 
 
-def test_several_objectives_give_a_spread_front() -> None:
+def _hypervolume_2d(points: list[list[float]], ref: tuple[float, float]) -> float:
+    volume, last = 0.0, ref[1]
+    for a, b in sorted(points):
+        if a < ref[0] and b < last:
+            volume += (ref[0] - a) * (last - b)
+            last = b
+    return volume
+
+
+def test_several_objectives_give_a_good_front() -> None:
     def objective(trial: Trial) -> tuple[float, float]:
         x = trial.suggest_float("x", -1, 3)
         y = trial.suggest_float("y", -1, 1)
         return x**2 + y**2, (x - 2) ** 2 + y**2
 
-    study = _run(GPSampler(seed=0, n_startup_trials=6), objective, 20, directions=["minimize"] * 2)
-    front = study.best_trials
-    assert len(front) >= 5
-    f1 = np.array([t.values[0] for t in front])
-    f2 = np.array([t.values[1] for t in front])
-    assert f1.min() < 0.3 and f2.min() < 0.3
-    # The true front is y = 0, 0 <= x <= 2; the GP trials should lie close to it.
-    gp_trials = [t for t in front if t.number >= 6]
-    assert gp_trials and all(abs(t.params["y"]) < 0.3 for t in gp_trials)
+    directions = ["minimize"] * 2
+    gp = _run(GPSampler(seed=0, n_startup_trials=6), objective, 20, directions=directions)
+    rand = _run(RandomSampler(seed=0), objective, 20, directions=directions)
+    ref = (4.0, 4.0)
+    gp_volume = _hypervolume_2d([t.values for t in gp.best_trials], ref)
+    assert gp_volume > _hypervolume_2d([t.values for t in rand.best_trials], ref)
+    # The true front is y = 0, 0 <= x <= 2: several front trials lie close to it.
+    close = [t for t in gp.best_trials if abs(t.params["y"]) < 0.2 and 0 <= t.params["x"] <= 2]
+    assert len(close) >= 4
 
 
 def test_pruned_and_failed_trials_are_ignored() -> None:
@@ -436,6 +445,27 @@ def test_ask_and_tell_and_two_workers() -> None:
     parallel.optimize(_sphere, n_trials=12, n_jobs=2)
     assert len(parallel.get_trials(states=(TrialState.COMPLETE,))) == 12
     assert parallel.best_value < 3.0
+
+
+@pytest.mark.parametrize("user_value", [None, "4"])
+def test_blas_thread_setting_is_restored(
+    monkeypatch: pytest.MonkeyPatch, user_value: str | None
+) -> None:
+    if user_value is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", user_value)
+    seen: list[str | None] = []
+    real = GPSampler._sample_relative
+
+    def spy(self: GPSampler, *args: Any) -> Any:
+        seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+        return real(self, *args)
+
+    monkeypatch.setattr(GPSampler, "_sample_relative", spy)
+    _run(GPSampler(seed=0, n_startup_trials=2), _sphere, 4)
+    assert seen and all(v == "1" for v in seen)
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == user_value
 
 
 def test_hyperparameters_are_cached_per_study_for_warm_starts() -> None:
