@@ -643,7 +643,7 @@ def _parse_directions(
             "create_study: `directions` must be a non-empty list such as "
             f"['minimize', 'maximize'], got directions={directions!r}."
         )
-    out = []
+    out: list[StudyDirection] = []
     for d in directions:
         if isinstance(d, StudyDirection) and d is not StudyDirection.NOT_SET:
             out.append(d)
