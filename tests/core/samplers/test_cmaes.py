@@ -391,3 +391,15 @@ def test_corrupt_stored_state_is_ignored() -> None:
         warnings.simplefilter("ignore", UserWarning)
         again.optimize(_sphere(2), n_trials=5)
     assert all(GENERATION_KEY in t.system_attrs for t in again.trials[10:])
+
+
+def test_process_workers_share_the_search() -> None:
+    from tunesmith.testing.objectives import quadratic
+
+    study = tunesmith.create_study(sampler=CmaEsSampler(seed=0, popsize=4))
+    study.optimize(quadratic, n_trials=24, n_jobs=2, executor="process")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 24
+    gens = [t.system_attrs[GENERATION_KEY] for t in study.trials[1:]]
+    # Workers in two processes advanced one shared sequence of generations.
+    assert max(gens) >= 4
+    assert all(gens.count(g) >= 4 for g in range(max(gens)))
