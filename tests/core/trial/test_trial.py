@@ -298,3 +298,26 @@ def test_a_finished_trial_cannot_be_changed(trial: Trial) -> None:
 
 def test_relative_params_are_empty_for_an_independent_sampler(trial: Trial) -> None:
     assert trial.relative_params == {}
+
+
+def test_should_prune_asks_the_pruner_with_the_reported_values() -> None:
+    seen: list[dict[int, float]] = []
+
+    class AboveHalf(tunesmith.pruners.BasePruner):
+        def prune(self, study: tunesmith.Study, trial: tunesmith.FrozenTrial) -> bool:
+            seen.append(dict(trial.intermediate_values))
+            return trial.intermediate_values[trial.last_step] > 0.5  # type: ignore[index]
+
+    study = tunesmith.create_study(sampler=RandomSampler(seed=0), pruner=AboveHalf())
+
+    def objective(trial: Trial) -> float:
+        for step, value in enumerate((0.1, 0.2, 0.9, 0.05)):
+            trial.report(value, step)
+            if trial.should_prune():
+                raise tunesmith.TrialPruned()
+        return 0.0
+
+    study.optimize(objective, n_trials=1)
+    assert seen == [{0: 0.1}, {0: 0.1, 1: 0.2}, {0: 0.1, 1: 0.2, 2: 0.9}]
+    frozen = study.trials[0]
+    assert frozen.state is TrialState.PRUNED and frozen.value == 0.9
