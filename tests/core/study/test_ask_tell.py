@@ -229,3 +229,29 @@ def test_each_enqueued_trial_goes_to_exactly_one_worker() -> None:
         study.enqueue_trial({"i": i})
     study.optimize(lambda t: float(t.suggest_int("i", 0, 1000)), n_trials=50, n_jobs=4)
     assert sorted(t.params["i"] for t in study.trials) == list(range(50))
+
+
+def test_ask_and_tell_from_several_threads() -> None:
+    import threading
+
+    study = _study()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(250):
+                trial = study.ask()
+                study.tell(trial, trial.suggest_float("x", 0, 1))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(1000))
+    assert {t.state for t in trials} == {TrialState.COMPLETE}
+    assert study.best_value == min(t.value for t in trials)  # type: ignore[type-var]
