@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("sqlalchemy")
-
 import tunesmith
 from tunesmith.cli import main, to_table, to_yaml
 
@@ -71,6 +69,7 @@ def call(*args: str, env: dict[str, str] | None = None, ok: bool = True) -> Any:
 
 @pytest.fixture
 def url(tmp_path: pathlib.Path) -> str:
+    pytest.importorskip("sqlalchemy", reason="the CLI tests use an RDB (SQLite) storage")
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
