@@ -108,7 +108,8 @@ def _sigmas(
         return np.empty((d, 0))
     filled = np.where(valid, mus, np.inf)
     order = np.argsort(filled, axis=1, kind="stable")
-    srt = np.take_along_axis(filled, order, axis=1)
+    rows = np.arange(d)[:, None]
+    srt = filled[rows, order]
     ext = np.empty((d, n + 2))
     ext[:, 0] = a
     ext[:, 1:-1] = srt
@@ -119,20 +120,20 @@ def _sigmas(
     right = ext[:, 2:] - ext[:, 1:-1]
     sig_sorted = np.maximum(left, right)
     if not params.consider_endpoints:
-        rows = np.flatnonzero(count >= 2)
-        if len(rows):
-            last = count[rows] - 1
-            sig_sorted[rows, 0] = right[rows, 0]
-            sig_sorted[rows, last] = left[rows, last]
+        many = np.flatnonzero(count >= 2)
+        if len(many):
+            last = count[many] - 1
+            sig_sorted[many, 0] = right[many, 0]
+            sig_sorted[many, last] = left[many, last]
     sig = np.empty_like(sig_sorted)
-    np.put_along_axis(sig, order, sig_sorted, axis=1)
+    sig[rows, order] = sig_sorted
     span = b - a
     if params.consider_magic_clip:
         n_kernels = count + (1 if params.consider_prior else 0)
         min_sig = span / np.minimum(100.0, 1.0 + n_kernels)
     else:
         min_sig = np.full(d, EPS)
-    sig = np.clip(sig, min_sig[:, None], span[:, None])
+    sig = np.minimum(np.maximum(sig, min_sig[:, None]), span[:, None])
     return np.where(valid, sig, 1.0)
 
 
@@ -201,8 +202,9 @@ class NumericKernels:
     # -- sampling ----------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, kernel: np.ndarray) -> np.ndarray:
         """Draw one value per entry of ``kernel`` (``(d, C)`` kernel indices); external form."""
-        mu = np.take_along_axis(self.mu, kernel, axis=1)
-        sig = np.take_along_axis(self.sigma, kernel, axis=1)
+        rows = np.arange(self.d)[:, None]
+        mu = self.mu[rows, kernel]
+        sig = self.sigma[rows, kernel]
         a, b = self.a[:, None], self.b[:, None]
         lo = ndtr((a - mu) / sig)
         hi = ndtr((b - mu) / sig)
