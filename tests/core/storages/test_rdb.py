@@ -119,6 +119,7 @@ class TestRDBStorage(StorageContract):
 
 
 # -- many processes on one study -------------------------------------------------------------
+@pytest.mark.slow
 def test_four_processes_lose_and_duplicate_nothing(url: str) -> None:
     tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
     study = tunesmith.create_study(study_name="parallel", storage=url)
