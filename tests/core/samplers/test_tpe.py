@@ -769,3 +769,16 @@ def test_trials_without_constraint_values_rank_last_with_a_warning() -> None:
     with pytest.warns(UserWarning, match="no constraint values"):
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
     assert study.trials[-1].constraints == [0.0]
+
+
+def test_works_on_a_sqlite_storage_with_two_workers(tmp_path: Any) -> None:
+    # Storages that build fresh trial objects on every read: the cache keys on trial ids.
+    url = f"sqlite:///{tmp_path / 'tpe.db'}"
+    sampler = TPESampler(seed=0, n_startup_trials=4, constant_liar=True)
+    study = tunesmith.create_study(storage=url, sampler=sampler)
+    study.optimize(_sphere, n_trials=16, n_jobs=2)
+    again = tunesmith.load_study(study_name=study.study_name, storage=url, sampler=sampler)
+    again.optimize(_sphere, n_trials=4)
+    trials = again.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 20
+    assert all(-5 <= t.params["x"] <= 5 and -5 <= t.params["y"] <= 5 for t in trials)
