@@ -368,3 +368,37 @@ def test_reads_fetch_only_what_changed(tmp_path: pathlib.Path) -> None:
     # every trial read is restricted to the new number (3), none re-reads the finished trials.
     assert len(selects) == 5
     assert all("number >=" in s for s in selects if "ts_trials" in s)
+
+
+def test_a_second_storage_object_sees_every_change(url: str) -> None:
+    """Two storage objects on one database (two workers): each read brings the other's new
+    trials and the changes to trials it saw unfinished, and then keeps finished ones."""
+    from tunesmith.distributions import FloatDistribution
+
+    a, b = RDBStorage(url), RDBStorage(url)
+    sid = a.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "shared")
+    running = a.create_new_trial(sid)
+    assert [t.state for t in b.get_all_trials(sid)] == [TrialState.RUNNING]  # b caches it
+    a.set_trial_param(running, "x", 0.5, FloatDistribution(0, 1))
+    a.set_trial_user_attr(running, "u", 1)
+    a.set_trial_intermediate_value(running, 0, 2.0)
+    assert b.get_all_trials(sid)[0].params == {"x": 0.5}
+    a.set_trial_state_values(running, TrialState.COMPLETE, [0.25])
+    waiting = a.create_new_trial(
+        sid, template_trial=tunesmith.create_trial(state=TrialState.WAITING, params={})
+    )
+    trials = b.get_all_trials(sid)
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.WAITING]
+    assert trials[0].user_attrs == {"u": 1} and trials[0].intermediate_values == {0: 2.0}
+    assert b.get_best_trial(sid).value == 0.25
+    # b claims the WAITING trial; a sees it RUNNING, then finished by b.
+    assert b.pop_waiting_trial_id(sid) == waiting
+    assert a.pop_waiting_trial_id(sid) is None
+    assert a.get_all_trials(sid)[1].state is TrialState.RUNNING
+    b.set_trial_state_values(waiting, TrialState.COMPLETE, [0.1])
+    assert a.get_best_trial(sid)._trial_id == waiting
+    assert a.get_n_trials(sid, TrialState.COMPLETE) == 2
+    # Deleting the study through one object is seen by the other.
+    b.delete_study(sid)
+    with pytest.raises(tunesmith.exceptions.StudyNotFoundError):
+        a.get_all_trials(sid)
