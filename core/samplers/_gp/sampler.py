@@ -143,6 +143,8 @@ class GPSampler(BaseSampler):
         self._lock = threading.Lock()
         # Warm starts: the last fitted hyperparameters per (study, space, model).
         self._theta_cache: dict[tuple[Any, ...], np.ndarray] = {}
+        # Whether each running trial is past the startup trials, keyed by (study, trial) id.
+        self._modelled: dict[tuple[int, int], bool] = {}
 
     def __repr__(self) -> str:
         return f"GPSampler(n_startup_trials={self._n_startup_trials})"
@@ -154,8 +156,14 @@ class GPSampler(BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
+        n_complete = len(study._get_finished_trials((TrialState.COMPLETE,)))
+        modelled = n_complete > 0 and n_complete >= self._n_startup_trials
         with self._lock:
-            return self._search_space.calculate(study)
+            # Decided once per trial: with several workers, more trials may finish before this
+            # trial's independent suggestions, which must not then warn as if it were modelled.
+            self._modelled[(study._study_id, trial._trial_id)] = modelled
+            space = self._search_space.calculate(study)
+        return space if modelled else {}
 
     def _fit(
         self, study: Study, key: tuple[Any, ...], X: np.ndarray, y: np.ndarray, is_cat: np.ndarray
@@ -252,8 +260,11 @@ class GPSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         if self._warn_independent_sampling and not param_distribution.single():
-            n_complete = len(study._get_finished_trials((TrialState.COMPLETE,)))
-            if n_complete >= self._n_startup_trials:
+            modelled = self._modelled.get((study._study_id, trial._trial_id))
+            if modelled is None:  # called outside the usual order: count now
+                n_complete = len(study._get_finished_trials((TrialState.COMPLETE,)))
+                modelled = n_complete >= self._n_startup_trials
+            if modelled:
                 warn_independent_sampling(
                     self,
                     param_name,
@@ -273,6 +284,7 @@ class GPSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        self._modelled.pop((study._study_id, trial._trial_id), None)
         if self._constraints_func is not None:
             process_constraints_after_trial(self._constraints_func, study, trial, state)
         self._independent_sampler.after_trial(study, trial, state, values)
