@@ -2,7 +2,9 @@
 
 1. Score uniform random points over the whole cube plus Gaussian perturbations of the best
    observed points (local candidates, so exploitation can be precise), all snapped to valid
-   values.
+   values. Plain random points rather than a Sobol sequence: the candidates only seed the
+   gradient search, and ``scipy.stats.qmc`` would add about half a second of imports
+   (``scipy.stats``) to the first trial of every process.
 2. Run L-BFGS-B (analytic gradients) over the numerical coordinates from the best few candidates,
    categorical coordinates held fixed; grid coordinates move in their continuous relaxation.
 3. Snap the results, then a discrete local search on the winner: every choice of each
