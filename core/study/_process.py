@@ -238,7 +238,7 @@ def _worker_main(conn: Connection, payload: bytes) -> None:
         func = pickle.loads(spec["func"])
         storage = spec["storage"]
         if storage is None:
-            storage = RemoteStorage(
+            storage = RemoteStorage(  # type: ignore[abstract]  # methods made in a loop
                 lambda name, args, kwargs: parent.request("call", name, args, kwargs)
             )
         study = _WorkerStudy(spec["study_name"], storage, spec["sampler"], spec["pruner"])

@@ -108,7 +108,14 @@ class BaseTrial(abc.ABC):
         Raises:
             ValueError: ``choices`` is empty or holds a value that cannot be stored.
         """
-        return self._suggest(name, CategoricalDistribution(choices))
+        try:
+            key = (CategoricalDistribution, *((type(c), c) for c in choices))
+        except TypeError:  # not iterable: let the distribution raise its error
+            return self._suggest(name, CategoricalDistribution(choices))
+        dist = _dists.get(key) if len(key) <= 65 else None
+        if dist is None:
+            dist = _remember(key, CategoricalDistribution(choices))
+        return self._suggest(name, dist)
 
     def suggest_uniform(self, name: str, low: float, high: float) -> float:
         """Deprecated: use ``suggest_float(name, low, high)``."""

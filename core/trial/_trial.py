@@ -81,9 +81,7 @@ class Trial(BaseTrial):
                 value = rel[name]
             else:
                 sampler = self.study.sampler
-                value = sampler.sample_independent(
-                    self._sampler_study(), cache, name, distribution
-                )
+                value = sampler.sample_independent(self._sampler_study(), cache, name, distribution)
         internal = distribution.to_internal_repr(value)
         self.study._storage.set_trial_param(self._trial_id, name, internal, distribution)
         external = distribution.to_external_repr(internal)
