@@ -110,9 +110,9 @@ class BaseTrial(abc.ABC):
         """
         try:
             key = (CategoricalDistribution, *((type(c), c) for c in choices))
-        except TypeError:  # not iterable: let the distribution raise its error
+            dist = _dists.get(key) if len(key) <= 65 else None
+        except TypeError:  # not iterable, or unhashable choices: the distribution says which
             return self._suggest(name, CategoricalDistribution(choices))
-        dist = _dists.get(key) if len(key) <= 65 else None
         if dist is None:
             dist = _remember(key, CategoricalDistribution(choices))
         return self._suggest(name, dist)
