@@ -92,12 +92,33 @@ _Q_WAITING = (
 )
 _Q_COUNTER = sa.select(_s.n_trials).where(_s.study_id == sa.bindparam("sid"))
 _p, _a, _iv = m.trial_params.c, m.trial_attrs.c, m.trial_intermediate_values.c
-_Q_PARAMS = sa.select(_p.trial_id, _p.param_id, _p.name, _p.value, _p.distribution_json)
-_Q_ATTRS = sa.select(_a.trial_id, _a.is_system, _a.key, _a.value_json)
-_Q_IVS = sa.select(_iv.trial_id, _iv.step, _iv.value_json)
-_Q_PARAMS_ONE = _Q_PARAMS.where(_p.trial_id == sa.bindparam("tid"))
-_Q_ATTRS_ONE = _Q_ATTRS.where(_a.trial_id == sa.bindparam("tid"))
-_Q_IVS_ONE = _Q_IVS.where(_iv.trial_id == sa.bindparam("tid"))
+_KIND_PARAM, _KIND_USER, _KIND_SYSTEM, _KIND_IV = 0, 1, 2, 3
+
+
+def _children_query(p_cond: Any, a_cond: Any, iv_cond: Any) -> Any:
+    """Parameters, attributes and intermediate values of some trials in one round trip:
+    rows of (kind, trial_id, order, key, number, text)."""
+    lit = sa.literal_column
+    return sa.union_all(
+        sa.select(
+            lit(str(_KIND_PARAM)), _p.trial_id, _p.param_id, _p.name, _p.value,
+            _p.distribution_json,
+        ).where(p_cond),
+        sa.select(
+            sa.case((_a.is_system, lit(str(_KIND_SYSTEM))), else_=lit(str(_KIND_USER))),
+            _a.trial_id, lit("0"), _a.key, sa.null(), _a.value_json,
+        ).where(a_cond),
+        sa.select(
+            lit(str(_KIND_IV)), _iv.trial_id, _iv.step, sa.null(), sa.null(), _iv.value_json
+        ).where(iv_cond),
+    )  # fmt: skip
+
+
+_Q_CHILDREN_ONE = _children_query(
+    _p.trial_id == sa.bindparam("tid"),
+    _a.trial_id == sa.bindparam("tid"),
+    _iv.trial_id == sa.bindparam("tid"),
+)
 _UPSERTS: dict[tuple[str, str], Any] = {}
 
 
@@ -909,21 +930,22 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         """The children of one trial (``ids`` an int) or of the trials a subquery selects."""
         out = _Children()
         if isinstance(ids, int):
-            bind: dict[str, Any] | None = {"tid": ids}
-            queries = (_Q_PARAMS_ONE, _Q_ATTRS_ONE, _Q_IVS_ONE)
+            rows = conn.execute(_Q_CHILDREN_ONE, {"tid": ids})
         else:
-            bind = None
-            queries = (
-                _Q_PARAMS.where(_p.trial_id.in_(ids)),
-                _Q_ATTRS.where(_a.trial_id.in_(ids)),
-                _Q_IVS.where(_iv.trial_id.in_(ids)),
+            rows = conn.execute(
+                _children_query(_p.trial_id.in_(ids), _a.trial_id.in_(ids), _iv.trial_id.in_(ids))
             )
-        for tid, pid, name, value, dist in conn.execute(queries[0], bind):
-            out.params.setdefault(tid, []).append((pid, name, value, dist))
-        for tid, is_system, key, value in conn.execute(queries[1], bind):
-            (out.sattrs if is_system else out.uattrs).setdefault(tid, {})[key] = json.loads(value)
-        for tid, step, value in conn.execute(queries[2], bind):
-            out.ivs.setdefault(tid, {})[int(step)] = _loads_intermediate(value)
+        for kind, tid, order, key, number, text in rows:
+            kind = int(kind)
+            if kind == _KIND_PARAM:
+                out.params.setdefault(tid, []).append((order, key, number, text))
+            elif kind == _KIND_IV:
+                out.ivs.setdefault(tid, {})[int(order)] = _loads_intermediate(text)
+            else:
+                attrs = out.sattrs if kind == _KIND_SYSTEM else out.uattrs
+                attrs.setdefault(tid, {})[key] = json.loads(text)
+        for tid, ivs in out.ivs.items():  # in step order, as reported
+            out.ivs[tid] = dict(sorted(ivs.items()))
         return out
 
     def _build(self, row: Any, children: _Children) -> FrozenTrial:
