@@ -67,7 +67,7 @@ class UnitTransform:
         x = np.empty(len(self.names))
         for i, (name, d) in enumerate(zip(self.names, self.distributions)):
             v = float(params[name])
-            x[i] = math.log(v) if d.log else v
+            x[i] = math.log(v) if d.log else v  # type: ignore[attr-defined]  # numeric only
         return np.clip((x - self._lo) / self._width, 0.0, 1.0)
 
     def from_unit(self, u: np.ndarray) -> dict[str, Any]:
