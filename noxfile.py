@@ -31,6 +31,13 @@ INTEGRATIONS = sorted(
     if p.is_dir() and p.name in EXTRAS and (ROOT / "tests" / "integrations" / p.name).is_dir()
 )
 
+# Test files that need database servers: the `storage` session runs them, `tests` skips them.
+STORAGE_TESTS = (
+    "storages/test_rdb.py",
+    "storages/test_journal.py",
+    "storages/test_heartbeat.py",
+    "test_cli.py",
+)
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
 
@@ -73,8 +80,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The core test suite (in-memory storage), plus the packaging checks."""
-    _pytest(session, "tests/core", "tests/test_packaging.py")
+    """The core test suite, plus the packaging checks. The tests of the persistent storages
+    and the CLI, which talk to database servers, run in the ``storage`` session."""
+    _pytest(
+        session,
+        "tests/core",
+        "tests/test_packaging.py",
+        *(f"--ignore=tests/core/{p}" for p in STORAGE_TESTS),
+        extras="rdb",
+    )
 
 
 SERVER_ENV = {
@@ -93,7 +107,7 @@ def storage(session: nox.Session) -> None:
     its own (the wheels of the ``servers`` dependency group) and skips only MySQL, saying so.
     """
     _install(session, "test", extras="postgresql,mysql,redis")
-    paths = session.posargs or ["tests/core/storages", "tests/core/test_cli.py"]
+    paths = session.posargs or [f"tests/core/{p}" for p in STORAGE_TESTS]
     env = {var: os.environ[var] for var in SERVER_ENV.values() if os.environ.get(var)}
     if SERVER_ENV["mysql"] not in env:
         session.warn(
