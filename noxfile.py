@@ -182,7 +182,8 @@ def _integration_session(name: str) -> None:
     only ``tests/integrations/<name>``."""
 
     def run(session: nox.Session) -> None:
-        _pytest(session, f"tests/integrations/{name}", extras=name)
+        # The rdb extra (SQLAlchemy) lets the tests share a study between processes on SQLite.
+        _pytest(session, f"tests/integrations/{name}", extras=f"{name},rdb")
 
     run.__doc__ = f"tests/integrations/{name} with tunesmith[{name}] installed."
     nox.session(python=PYTHON, name=f"integration-{name}")(run)
