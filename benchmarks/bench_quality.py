@@ -45,7 +45,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _problems import BY_NAME, PROBLEMS, Problem, constraints_func, hypervolume_2d  # noqa: E402
+from _problems import BY_NAME, PROBLEMS, Problem, constraints_func, hypervolume_2d
 
 LIBS = ("tunesmith", "optuna")
 SAMPLER_CLASS = {
@@ -152,21 +152,21 @@ def _save(path: Path | None, data: dict) -> None:
     tmp.replace(path)
 
 
-def _values(
-    runs: list[dict], lib: str, sampler: str, problem: str, budget: int, seeds: set
-) -> dict:
-    """Best value per seed at ``budget`` from any run of at least that many trials."""
-    out: dict[int, float] = {}
+def _values(runs: list[dict], lib: str, sampler: str, problem: str, budget: int) -> dict:
+    """Best value per seed at ``budget``, preferring a run of exactly ``budget`` trials to the
+    first ``budget`` trials of a longer run (both are valid: samplers do not see the budget)."""
+    out: dict[int, tuple[bool, float]] = {}
     for r in runs:
         if (
             r["lib"] == lib
             and r["sampler"] == sampler
             and r["problem"] == problem
-            and r["seed"] in seeds
             and str(budget) in r["best"]
         ):
-            out[r["seed"]] = r["best"][str(budget)]
-    return out
+            exact = r["n_trials"] == budget
+            if r["seed"] not in out or (exact and not out[r["seed"]][0]):
+                out[r["seed"]] = (exact, r["best"][str(budget)])
+    return {seed: value for seed, (_, value) in out.items()}
 
 
 def compare(ours: list[float], theirs: list[float], maximise: bool) -> tuple[float, str]:
@@ -201,17 +201,20 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
     for sampler in samplers:
         rows: list[str] = []
         wtl = {"W": 0, "T": 0, "L": 0}
-        skipped: list[str] = []
+        skipped: dict[str, list[str]] = {}
         for problem in problems:
             reason = applies(sampler, problem)
             if reason is not None:
-                skipped.append(f"{problem.name} ({reason})")
+                skipped.setdefault(reason, []).append(problem.name)
                 continue
             for b in budgets:
-                seeds_o = _values(runs, "tunesmith", sampler, problem.name, b, set(range(10**6)))
-                seeds_t = _values(runs, "optuna", sampler, problem.name, b, set(range(10**6)))
+                seeds_o = _values(runs, "tunesmith", sampler, problem.name, b)
+                seeds_t = _values(runs, "optuna", sampler, problem.name, b)
                 seeds = sorted(set(seeds_o) & set(seeds_t))
                 if len(seeds) < 3:
+                    skipped.setdefault(f"no results at budget {b} in this run", []).append(
+                        problem.name
+                    )
                     continue
                 ours = [seeds_o[s] for s in seeds]
                 theirs = [seeds_t[s] for s in seeds]
@@ -234,8 +237,8 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
         )
         lines.append("|---|---:|---:|---|---:|---:|---:|---|")
         lines.extend(rows)
-        if skipped:
-            lines.append(f"\nSkipped for {name}: " + ", ".join(skipped) + ".")
+        for reason, names in skipped.items():
+            lines.append(f"\nNot run ({reason}): " + ", ".join(names) + ".")
         line = f"{name}: {wtl['W']} wins, {wtl['T']} ties, {wtl['L']} losses"
         lines.append(f"\n{line}\n")
         summary.append(line)
@@ -295,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
                         tasks.append((lib, sampler, problem.name, seed, sampler_budgets))
 
     import optuna
+
     import tunesmith
 
     data["meta"].update(
