@@ -25,7 +25,14 @@ class Trial(BaseTrial):
     :meth:`Study.ask` or let :meth:`Study.optimize` create them; do not construct them directly.
     """
 
-    __slots__ = ("_cache", "_relative_params", "_relative_space", "_trial_id", "study")
+    __slots__ = (
+        "_cache",
+        "_relative_params",
+        "_relative_space",
+        "_sampler_view",
+        "_trial_id",
+        "study",
+    )
 
     def __init__(self, study: Study, trial_id: int) -> None:
         self.study = study
@@ -38,12 +45,17 @@ class Trial(BaseTrial):
             live(trial_id) if live is not None else study._storage.get_trial(trial_id)
         )
         self._relative_params: dict[str, Any] | None = None
+        self._sampler_view: Study | None = None
         self._relative_space: dict[str, BaseDistribution] = {}
 
     # -- suggestions --------------------------------------------------------------------------
     def _sampler_study(self) -> Study:
-        # The pruner may narrow what the sampler sees (Hyperband: the trial's bracket).
-        return self.study.pruner.study_for_sampler(self.study, self._cache)
+        # The pruner may narrow what the sampler sees (Hyperband: the trial's bracket). The view
+        # depends on the trial only, so it is asked for once per trial.
+        view = self._sampler_view
+        if view is None:
+            view = self._sampler_view = self.study.pruner.study_for_sampler(self.study, self._cache)
+        return view
 
     def _init_relative(self) -> None:
         sampler = self.study.sampler
