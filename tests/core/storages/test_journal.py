@@ -368,6 +368,60 @@ def test_invalid_arguments_are_refused(tmp_path: Any) -> None:
         storage.set_study_user_attr(sid, "k", object())
 
 
+def test_fsync_finish_flushes_exactly_the_ops_others_depend_on(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tunesmith.storages.journal import _file
+
+    flushed: list[list[int]] = []
+    pending: list[int] = []
+    real_append = JournalFileBackend.append_logs
+
+    def spy_append(self: JournalFileBackend, logs: list[dict[str, Any]]) -> None:
+        pending.extend(int(log["op"]) for log in logs)
+        real_append(self, logs)
+        if pending:  # nothing was flushed by this append
+            flushed.append([])
+
+    def spy_sync(fd: int) -> None:
+        flushed.append(list(pending))
+        pending.clear()
+
+    monkeypatch.setattr(JournalFileBackend, "append_logs", spy_append)
+    monkeypatch.setattr(_file, "_datasync", spy_sync)
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "j.log")), snapshot_interval=None)
+    study = tunesmith.create_study(storage=storage)
+    flushed.clear()
+
+    def objective(trial: tunesmith.Trial) -> float:
+        trial.report(1.0, step=0)
+        trial.set_user_attr("u", 1)
+        return trial.suggest_float("x", 0, 1)
+
+    study.optimize(objective, n_trials=1)
+    op = _file._CREATE_TRIAL
+    # create, intermediate, attr, param wait; the finish flushes them all at once.
+    assert flushed == [[], [], [], [], [op, 7, 8, 5, 6]]
+    flushed.clear()
+    study.enqueue_trial({"x": 0.5})  # a template trial others may pop: flushed at once
+    assert flushed == [[op]]
+    # The op codes the backend defers are the ones the replay calls by those names.
+    from tunesmith.storages.journal._replay import Op
+
+    assert _file._CREATE_TRIAL == Op.CREATE_TRIAL
+    assert {
+        Op.SET_TRIAL_PARAM,
+        Op.SET_TRIAL_INTERMEDIATE_VALUE,
+        Op.SET_TRIAL_USER_ATTR,
+        Op.SET_TRIAL_SYSTEM_ATTR,
+        Op.HEARTBEAT,
+    } == _file._DEFERRABLE_OPS
+    with pytest.raises(ValueError, match="fsync='sometimes'"):
+        JournalFileBackend(str(tmp_path / "j.log"), fsync="sometimes")
+    assert JournalFileBackend(str(tmp_path / "j.log"), fsync=True)._fsync == "always"
+    assert JournalFileBackend(str(tmp_path / "j.log"), fsync=False)._fsync == "never"
+
+
 def test_finished_twice_across_storages_raises(tmp_path: Any) -> None:
     path = str(tmp_path / "journal.log")
     a = JournalStorage(JournalFileBackend(path))
