@@ -4,11 +4,14 @@
     python benchmarks/bench_journal.py --quick    # 300 trials, 1 repeat
     python benchmarks/bench_journal.py --trials 2000 --repeats 5
     python benchmarks/bench_journal.py --quick --redis redis://127.0.0.1:6379/0   # Redis too
+    python benchmarks/bench_journal.py --fsync always   # ours flushing every append, as Optuna
 
 Method: a fresh journal file in a temporary directory; ``optimize`` with ``RandomSampler`` and an
 objective that suggests three parameters (a float, a log float, an int) and returns their sum,
 so the time is the framework's and the storage's. Both libraries use their journal storage over
-their file backend with default settings (both fsync every append and use a lock file). Reported:
+their file backend with default settings (both use a lock file; Optuna flushes every append to
+disk, ours by default only appends that finish a trial or that others depend on, see
+``fsync`` in docs/storages.md; ``--fsync always`` makes ours flush every append too). Reported:
 trials per second for the run, and the time to open the finished journal again (replay; ours
 may start from a snapshot). Median over the repeats; both libraries run in this process one
 after the other, so machine load affects both alike.
@@ -35,13 +38,16 @@ def _objective(trial: Any) -> float:
     return x * x + lr + n
 
 
+_FSYNC = "finish"
+
+
 def _tunesmith_backend(where: str) -> Any:
     from tunesmith.storages import JournalFileBackend, JournalRedisBackend
 
     if where.startswith("redis"):
         url, prefix = where.split("#", 1)
         return JournalRedisBackend(url, prefix=prefix)
-    return JournalFileBackend(where)
+    return JournalFileBackend(where, fsync=_FSYNC)
 
 
 def _optuna_backend(where: str) -> Any:
@@ -116,7 +122,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--redis", default=None, help="also run on the Redis backend at this URL")
+    parser.add_argument(
+        "--fsync", default="finish", choices=["always", "finish", "never"], help="ours only"
+    )
     args = parser.parse_args()
+    global _FSYNC
+    _FSYNC = args.fsync
     n_trials = args.trials or (300 if args.quick else 1000)
     repeats = args.repeats or (1 if args.quick else 3)
 
@@ -153,7 +164,8 @@ def main() -> None:
                     client.delete(*keys)
 
     _report(
-        f"Journal file, RandomSampler, {n_trials} trials, 1 process, median of {repeats}:",
+        f"Journal file (ours: fsync={args.fsync!r}), RandomSampler, {n_trials} trials, "
+        f"1 process, median of {repeats}:",
         file_results,
         n_trials,
     )
