@@ -290,6 +290,7 @@ def main() -> None:
     parser.add_argument("--tpe-asks", type=int, default=None)
     parser.add_argument("--skip-tpe", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--libs", nargs="+", default=list(_LIBS), choices=_LIBS)
     args = parser.parse_args()
     n_trials = args.trials or (200 if args.quick else 1000)
     n_stored = args.tpe_stored or (1000 if args.quick else 5000)
@@ -311,10 +312,14 @@ def main() -> None:
                     for w in args.workers:
                         res = {
                             lib: _throughput(lib, kind, _fresh(kind, tmp, pg), w, n_trials)
-                            for lib in _LIBS
+                            for lib in args.libs
                         }
-                        ratio = res["tunesmith"]["trials_per_s"] / res["optuna"]["trials_per_s"]
-                        for lib in _LIBS:
+                        ratio = (
+                            res["tunesmith"]["trials_per_s"] / res["optuna"]["trials_per_s"]
+                            if len(res) == 2
+                            else float("nan")
+                        )
+                        for lib in args.libs:
                             r = res[lib]
                             print(
                                 f"{kind:<9}{w:>3} {lib:<10}{r['trials_per_s']:>10.1f}"
@@ -339,10 +344,14 @@ def main() -> None:
                 for kind in [k for k in kinds if k != "journal"]:
                     res = {
                         lib: _tpe_latency(lib, kind, _fresh(kind, tmp, pg), n_stored, n_asks)
-                        for lib in _LIBS
+                        for lib in args.libs
                     }
-                    ratio = res["optuna"]["median_ms"] / res["tunesmith"]["median_ms"]
-                    for lib in _LIBS:
+                    ratio = (
+                        res["optuna"]["median_ms"] / res["tunesmith"]["median_ms"]
+                        if len(res) == 2
+                        else float("nan")
+                    )
+                    for lib in args.libs:
                         r = res[lib]
                         print(
                             f"{kind:<9} {lib:<10}{r['build_s']:>10.2f}{r['first_ms']:>11.1f}"
