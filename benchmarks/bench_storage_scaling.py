@@ -325,7 +325,11 @@ def main() -> None:
                                 f"{kind:<9}{w:>3} {lib:<10}{r['trials_per_s']:>10.1f}"
                                 f"{r['errors']:>8}{r['lost']:>6}{r['duplicates']:>5}"
                                 f"{'yes' if r['gaps'] else 'no':>6}{r['running']:>8}"
-                                + (f"{ratio:>7.1f}x" if lib == "tunesmith" else "")
+                                + (
+                                    f"{ratio:>7.1f}x"
+                                    if lib == "tunesmith" and ratio == ratio
+                                    else ""
+                                )
                                 + (
                                     f"  first error: {r['first_error'][:100]}"
                                     if r["errors"]
@@ -356,7 +360,7 @@ def main() -> None:
                         print(
                             f"{kind:<9} {lib:<10}{r['build_s']:>10.2f}{r['first_ms']:>11.1f}"
                             f"{r['median_ms']:>12.1f}"
-                            + (f"{ratio:>7.1f}x" if lib == "tunesmith" else "")
+                            + (f"{ratio:>7.1f}x" if lib == "tunesmith" and ratio == ratio else "")
                         )
     finally:
         if pg is not None:
