@@ -26,7 +26,7 @@ from tunesmith.integrations.keras import (
 )
 
 SMALL = bool(os.environ.get("TUNESMITH_EXAMPLE_SMALL"))
-N_TRIALS, N_EPOCHS = (8, 8) if SMALL else (25, 15)
+N_TRIALS, N_EPOCHS = (8, 8) if SMALL else (20, 12)
 
 # Networks this small train faster on one thread than with torch's thread pool.
 torch.set_num_threads(1)
