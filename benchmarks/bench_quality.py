@@ -244,6 +244,9 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
         lines.append("|---|---:|---:|---|---:|---:|---:|---|")
         lines.extend(rows)
         for reason, names in skipped.items():
+            if sampler == "nsga2" and reason.startswith("two-objective"):
+                lines.append("\nRuns on the two-objective problems only.")
+                continue
             lines.append(f"\nNot run ({reason}): " + ", ".join(names) + ".")
         line = f"{name}: {wtl['W']} wins, {wtl['T']} ties, {wtl['L']} losses"
         lines.append(f"\n{line}\n")
