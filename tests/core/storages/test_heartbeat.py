@@ -41,6 +41,17 @@ def _rdb_factory(tmp_path: Any) -> StorageFactory:
     return lambda **kw: module.RDBStorage(url, **kw)
 
 
+def _heartbeat_threads_end(timeout: float = 10.0) -> bool:
+    """True once no heartbeat thread is alive: stopping one does not join it (tell must not wait
+    for a beat in flight), so on a loaded machine it may still be finishing its last beat."""
+    deadline = time.monotonic() + timeout
+    while any(t.name.startswith("tunesmith-heartbeat") for t in threading.enumerate()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 @pytest.fixture(params=["journal", "rdb"])
 def make_storage(request: pytest.FixtureRequest, tmp_path: Any) -> StorageFactory:
     """A factory of storage objects that all reach the same (fresh) study database."""
@@ -114,7 +125,7 @@ def test_killed_worker_trial_fails_and_is_retried_once(
     assert len(trials) == 3
     assert RetryFailedTrialCallback.retried_trial_number(trials[2]) is None
     assert study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING)) == []
-    assert not [t for t in threading.enumerate() if t.name.startswith("tunesmith-heartbeat")]
+    assert _heartbeat_threads_end()
 
 
 # == ask/tell users get heartbeats too ============================================================
@@ -173,7 +184,7 @@ def test_a_stale_trial_is_failed_once_when_workers_race(make_storage: StorageFac
 def test_storages_without_heartbeats_are_left_alone(make_storage: StorageFactory) -> None:
     study = tunesmith.create_study(storage=make_storage())
     study.ask()
-    assert not [t for t in threading.enumerate() if t.name.startswith("tunesmith-heartbeat")]
+    assert _heartbeat_threads_end()
     assert fail_stale_trials(study) == []
     assert fail_stale_trials(tunesmith.create_study(storage=InMemoryStorage())) == []
 
