@@ -204,7 +204,7 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
     summary: list[str] = []
     for sampler in samplers:
         rows: list[str] = []
-        wtl = {"W": 0, "T": 0, "L": 0}
+        wtl: dict[int, dict[str, int]] = {b: {"W": 0, "T": 0, "L": 0} for b in budgets}
         skipped: dict[str, list[str]] = {}
         for problem in problems:
             reason = applies(sampler, problem)
@@ -224,7 +224,7 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
                 theirs = [seeds_t[s] for s in seeds]
                 maximise = problem.n_objectives > 1
                 p, verdict = compare(ours, theirs, maximise)
-                wtl[verdict] += 1
+                wtl[b][verdict] += 1
                 word = {"W": "win", "T": "tie", "L": "**loss**"}[verdict]
                 metric = "HV" if maximise else "best"
                 rows.append(
@@ -248,9 +248,16 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
                 lines.append("\nRuns on the two-objective problems only.")
                 continue
             lines.append(f"\nNot run ({reason}): " + ", ".join(names) + ".")
-        line = f"{name}: {wtl['W']} wins, {wtl['T']} ties, {wtl['L']} losses"
-        lines.append(f"\n{line}\n")
-        summary.append(line)
+        lines.append("")
+        for b, counts in wtl.items():
+            if sum(counts.values()):
+                line = (
+                    f"{name}, {b} trials: {counts['W']} wins, {counts['T']} ties, "
+                    f"{counts['L']} losses"
+                )
+                lines.append(f"{line}  ")
+                summary.append(line)
+        lines.append("")
     lines.append("Summary (ours vs Optuna, Mann-Whitney U two-sided, alpha 0.05):\n")
     lines.extend(f"- {s}" for s in summary)
     return "\n".join(lines)
