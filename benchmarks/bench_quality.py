@@ -16,7 +16,9 @@ value at every smaller budget too (the best of its first ``b`` trials). Runs alr
 Which sampler runs where: ``tpe``, ``random`` and ``qmc`` on every problem; ``cmaes`` on the
 single-objective problems without categorical or conditional parameters; ``gp`` on the
 single-objective problems (budget 100 only by default: it is slow); ``nsga2`` on the
-two-objective problems. Constrained problems pass ``constraints_func`` to the samplers that
+two-objective problems; ``tpe-mv`` compares both TPEs with ``multivariate=True`` (Optuna 5.0's
+default for one objective; ours defaults to the independent TPE) on single-objective problems.
+Constrained problems pass ``constraints_func`` to the samplers that
 take it (TPE, NSGA-II). Both libraries run at WARNING verbosity.
 """
 
