@@ -50,28 +50,9 @@ class _Study:
         self.datetime_start: datetime.datetime | None = None
 
 
-def _copy_attrs(d: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(d) if d else {}
-
-
 def _snapshot(t: FrozenTrial) -> FrozenTrial:
     """A finished trial is shared as it is; an unfinished one is copied (it will change)."""
-    if t._sealed:
-        return t
-    return FrozenTrial(
-        number=t._number,
-        state=t._state,
-        value=None,
-        values=None if t._values is None else list(t._values),
-        datetime_start=t._datetime_start,
-        datetime_complete=t._datetime_complete,
-        params=dict(t._params),
-        distributions=dict(t._distributions),
-        user_attrs=_copy_attrs(t._user_attrs),
-        system_attrs=_copy_attrs(t._system_attrs),
-        intermediate_values=dict(t._intermediate_values),
-        trial_id=t._trial_id,
-    )
+    return t if t._sealed else t.__deepcopy__({})
 
 
 class InMemoryStorage(BaseStorage):

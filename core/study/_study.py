@@ -11,6 +11,7 @@ import warnings
 from tunesmith import logging as _logging
 from tunesmith._keys import CONSTRAINTS_KEY, FAIL_REASON_KEY, FIXED_PARAMS_KEY
 from tunesmith.exceptions import UpdateFinishedTrialError
+from tunesmith.samplers._base import BaseSampler
 from tunesmith.storages._heartbeat import (
     fail_stale_trials_throttled,
     start_heartbeat,
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
     from tunesmith.distributions import BaseDistribution
     from tunesmith.pruners import BasePruner
-    from tunesmith.samplers import BaseSampler
     from tunesmith.storages import BaseStorage
 
 ObjectiveFuncType = Callable[[Trial], float | Sequence[float]]
@@ -298,7 +298,7 @@ class Study:
         start_heartbeat(storage, trial_id)
         try:
             sampler = self.sampler
-            if type(sampler).before_trial is not _base_before_trial:
+            if type(sampler).before_trial is not BaseSampler.before_trial:
                 sampler.before_trial(self, storage.get_trial(trial_id))
             trial = Trial(self, trial_id)
             if fixed_distributions:
@@ -425,7 +425,7 @@ class Study:
             if fail_reason is not None:
                 storage.set_trial_system_attr(trial_id, FAIL_REASON_KEY, fail_reason)
                 frozen._system_attrs[FAIL_REASON_KEY] = fail_reason
-            if type(self.sampler).after_trial is not _base_after_trial:
+            if type(self.sampler).after_trial is not BaseSampler.after_trial:
                 # The pruner may narrow what the sampler sees (Hyperband: the trial's bracket).
                 view = self.pruner.study_for_sampler(self, frozen)
                 self.sampler.after_trial(view, frozen, state, values)
@@ -541,21 +541,6 @@ class Study:
         from tunesmith.study._dataframe import trials_dataframe
 
         return trials_dataframe(self, attrs, multi_index)
-
-
-_base_before_trial: Any = None
-_base_after_trial: Any = None
-
-
-def _bind_base_hooks() -> None:
-    global _base_before_trial, _base_after_trial
-    from tunesmith.samplers._base import BaseSampler
-
-    _base_before_trial = BaseSampler.before_trial
-    _base_after_trial = BaseSampler.after_trial
-
-
-_bind_base_hooks()
 
 
 def _same_value(a: Any, b: Any) -> bool:

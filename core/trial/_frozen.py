@@ -112,8 +112,9 @@ class FrozenTrial(BaseTrial):
             datetime_complete=self._datetime_complete,
             params=dict(self._params),
             distributions=dict(self._distributions),
-            user_attrs=copy.deepcopy(self._user_attrs, memo),
-            system_attrs=copy.deepcopy(self._system_attrs, memo),
+            # JSON-like attributes; most trials have none, and deepcopy of {} is not free.
+            user_attrs=copy.deepcopy(self._user_attrs, memo) if self._user_attrs else {},
+            system_attrs=copy.deepcopy(self._system_attrs, memo) if self._system_attrs else {},
             intermediate_values=dict(self._intermediate_values),
             trial_id=self._trial_id,
         )
