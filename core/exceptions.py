@@ -12,6 +12,8 @@ The tree::
     ├── IncompatibleDistributionError    (also ValueError) a parameter re-suggested with another
     │                                    distribution
     ├── StorageURLError                  (also ValueError) a storage URL nobody can open
+    ├── StorageSchemaError               (also RuntimeError) a database's schema revision is
+    │                                    not this tunesmith's (the message gives the command)
     └── MissingDependencyError           (also ImportError) an optional extra is not installed
 
 Warnings: ``ExperimentalWarning`` (an API that may still change) and ``TunesmithDeprecationWarning``
@@ -30,6 +32,7 @@ __all__ = [
     "MissingDependencyError",
     "OptunaError",
     "StorageInternalError",
+    "StorageSchemaError",
     "StorageURLError",
     "StudyNotFoundError",
     "TrialNotFoundError",
@@ -93,6 +96,14 @@ class IncompatibleDistributionError(TunesmithError, ValueError):
 
 class StorageURLError(TunesmithError, ValueError):
     """A storage URL that no installed backend can open."""
+
+
+class StorageSchemaError(TunesmithError, RuntimeError):
+    """A database's schema is at a revision this tunesmith cannot use as it stands.
+
+    An older revision is fixed by ``tunesmith storage upgrade --storage URL`` (the message gives
+    the command with the storage's URL, password masked); a newer one by upgrading tunesmith.
+    """
 
 
 class MissingDependencyError(TunesmithError, ImportError):

@@ -21,6 +21,7 @@ from tunesmith._imports import require
         (exc.TrialNotFoundError, (KeyError,)),
         (exc.IncompatibleDistributionError, (ValueError,)),
         (exc.StorageURLError, (ValueError,)),
+        (exc.StorageSchemaError, (RuntimeError,)),
         (exc.MissingDependencyError, (ImportError,)),
     ],
 )

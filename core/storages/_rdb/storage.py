@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 import random
+import shlex
 import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +25,7 @@ from tunesmith.distributions import (
 from tunesmith.exceptions import (
     DuplicatedStudyError,
     StorageInternalError,
+    StorageSchemaError,
     StorageURLError,
     StudyNotFoundError,
     TrialNotFoundError,
@@ -239,8 +241,9 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             again (with exponential backoff and jitter) before :class:`StorageInternalError`.
 
     Raises:
-        RuntimeError: the database's schema is older than this tunesmith's (run
-            ``tunesmith storage upgrade --storage URL``) or newer.
+        StorageSchemaError: the database's schema is older than this tunesmith's (the message
+            says to run ``tunesmith storage upgrade --storage URL``) or newer. It is also a
+            ``RuntimeError``.
 
     Example:
         >>> import tunesmith, tempfile, os
@@ -407,6 +410,13 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         """The schema revision this version of tunesmith uses."""
         return m.SCHEMA_HEAD
 
+    def _masked_url(self) -> str:
+        """The URL as the user gave it, with any password replaced by ``***``."""
+        try:
+            return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        except sa.exc.ArgumentError:  # pragma: no cover - the engine was built from it
+            return "URL"
+
     def _check_schema(self) -> None:
         current = self.get_current_version()
         if current is None:
@@ -417,10 +427,10 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 )
             )
             if has_tables:
-                raise RuntimeError(
-                    f"RDBStorage: the database at {self!r} holds tunesmith tables but no schema "
-                    f"version (table {m.VERSION_TABLE!r}); it was not created by tunesmith's "
-                    "migrations. Use another database."
+                raise StorageSchemaError(
+                    f"RDBStorage: the database at url={self._masked_url()!r} holds tunesmith "
+                    f"tables but no schema version (table {m.VERSION_TABLE!r}); it was not "
+                    "created by tunesmith's migrations. Use another database."
                 )
             try:
                 self.upgrade()
@@ -432,12 +442,12 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         if current == m.SCHEMA_HEAD:
             return
         if current in m.SCHEMA_HISTORY:
-            raise RuntimeError(
+            raise StorageSchemaError(
                 f"RDBStorage: the database's schema is at revision {current!r}, older than this "
                 f"tunesmith's {m.SCHEMA_HEAD!r}. Upgrade it (keeps every study) with:\n"
-                f"    tunesmith storage upgrade --storage {self.url}"
+                f"    tunesmith storage upgrade --storage {shlex.quote(self._masked_url())}"
             )
-        raise RuntimeError(
+        raise StorageSchemaError(
             f"RDBStorage: the database's schema is at revision {current!r}, which this "
             f"tunesmith does not know (it knows {', '.join(m.SCHEMA_HISTORY)}); it was written "
             "by a newer tunesmith. Upgrade tunesmith: pip install -U tunesmith"

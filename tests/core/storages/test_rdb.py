@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import multiprocessing
 import os
 import pathlib
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -24,7 +25,11 @@ import pytest
 sa = pytest.importorskip("sqlalchemy")
 
 import tunesmith  # noqa: E402
-from tunesmith.exceptions import StorageInternalError, StorageURLError  # noqa: E402
+from tunesmith.exceptions import (  # noqa: E402
+    StorageInternalError,
+    StorageSchemaError,
+    StorageURLError,
+)
 from tunesmith.storages import BaseStorage, get_storage  # noqa: E402
 from tunesmith.storages._rdb import _models  # noqa: E402
 from tunesmith.storages._rdb.storage import RDBStorage, _is_transient, _normalize_url  # noqa: E402
@@ -197,9 +202,13 @@ def test_old_database_is_refused_then_upgraded_by_the_cli(url: str) -> None:
     old.create_new_trial(study_id)  # one left RUNNING
     old.remove_session()
 
-    with pytest.raises(RuntimeError, match="tunesmith storage upgrade --storage") as info:
+    with pytest.raises(StorageSchemaError, match="tunesmith storage upgrade --storage") as info:
         RDBStorage(url)
+    assert isinstance(info.value, RuntimeError)  # what callers caught before
     assert "'v0001'" in str(info.value)
+    # The command names this database: pasted into a shell, it upgrades it.
+    command = str(info.value).splitlines()[-1].strip()
+    assert shlex.split(command)[-1] == sa.engine.make_url(url).render_as_string(hide_password=True)
 
     out = subprocess.run(
         [sys.executable, "-m", "tunesmith.cli", "storage", "upgrade", "--storage", url],
@@ -229,8 +238,25 @@ def test_database_from_a_newer_tunesmith_is_refused(tmp_path: pathlib.Path) -> N
     storage = RDBStorage(url)
     with storage._engine.begin() as conn:
         conn.exec_driver_sql(f"UPDATE {_models.VERSION_TABLE} SET version_num = 'v9999'")
-    with pytest.raises(RuntimeError, match="newer tunesmith"):
+    with pytest.raises(StorageSchemaError, match="newer tunesmith"):
         RDBStorage(url)
+
+
+def test_schema_error_masks_the_password(postgresql_url: str) -> None:
+    # The test server trusts local connections, so any password is accepted and never checked.
+    url = sa.engine.make_url(postgresql_url).set(password="hunter2")
+    plain = url.render_as_string(hide_password=False)
+    _clean(plain)
+    _migrate(plain, "v0001", down=True)
+    try:
+        with pytest.raises(StorageSchemaError) as info:
+            RDBStorage(plain)
+        message = str(info.value)
+        assert "hunter2" not in message
+        assert "postgres:***@127.0.0.1" in message
+        assert "tunesmith storage upgrade --storage" in message
+    finally:
+        _migrate(plain, "head")
 
 
 # -- URLs, options, retries ----------------------------------------------------------------------
