@@ -359,7 +359,9 @@ class CategoricalKernels:
         n = len(indices)
         pw = params.prior_weight
         if distance is None:
-            table = np.full((c, c), pw / c)
+            # The spill-over onto other choices shrinks as observations accumulate (one
+            # prior's worth shared by all kernels), so the model commits as evidence grows.
+            table = np.full((c, c), pw / (n + 1))
             table[np.arange(c), np.arange(c)] += 1.0
         else:
             # Kernels sharpen as observations accumulate, so that near choices share mass

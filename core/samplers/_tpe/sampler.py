@@ -105,13 +105,17 @@ class TPESampler(BaseSampler):
         weights: ``weights(n)`` gives the weights of ``n`` observations in trial order.
         seed: Seed; the same seed and history give the same suggestions, whatever the number
             of workers (randomness is derived from the seed and the trial number).
-        multivariate: Model the intersection search space jointly instead of per parameter.
-        group: With ``multivariate``, model each group of co-occurring parameters jointly
-            (conditional spaces). Implies ``multivariate`` (with a warning if it is false).
-        warn_independent_sampling: Warn when ``multivariate`` has to sample a parameter on its
-            own (once per parameter).
+        multivariate: Model the intersection search space jointly (one mixture of product
+            kernels) instead of per parameter. ``None`` (the default, as in Optuna 5): joint
+            for one objective, per parameter for several.
+        group: Model each group of co-occurring parameters jointly (conditional spaces).
+            Implies ``multivariate`` (with a warning if ``multivariate=False`` was passed).
+        warn_independent_sampling: Warn when the joint model has to sample a parameter on its
+            own (once per parameter). ``None`` (default): warn only if ``multivariate=True``
+            was passed explicitly.
         constant_liar: Count RUNNING trials as bad, so parallel workers spread out instead of
-            suggesting the same point.
+            suggesting the same point (default ``True``, as in Optuna 5; it changes nothing
+            when trials run one at a time).
         constraints_func: ``constraints_func(trial) -> sequence of floats`` (feasible when all
             are <= 0), evaluated after each trial; constraints recorded with
             ``trial.set_constraint`` are honoured either way. Infeasible trials rank after
@@ -138,7 +142,7 @@ class TPESampler(BaseSampler):
     _weights: Callable[[int], np.ndarray]
     _seed: int
     _random_sampler: RandomSampler
-    _multivariate: bool
+    _multivariate: bool | None
     _group: bool
     _warn_independent_sampling: bool
     _constant_liar: bool
@@ -156,10 +160,10 @@ class TPESampler(BaseSampler):
         gamma: Callable[[int], int] = default_gamma,
         weights: Callable[[int], np.ndarray] = default_weights,
         seed: int | None = None,
-        multivariate: bool = False,
+        multivariate: bool | None = None,
         group: bool = False,
-        warn_independent_sampling: bool = True,
-        constant_liar: bool = False,
+        warn_independent_sampling: bool | None = None,
+        constant_liar: bool = True,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
         categorical_distance_func: Mapping[str, Callable[[Any, Any], float]] | None = None,
     ) -> None:
@@ -167,13 +171,17 @@ class TPESampler(BaseSampler):
             ("consider_prior", consider_prior),
             ("consider_magic_clip", consider_magic_clip),
             ("consider_endpoints", consider_endpoints),
-            ("multivariate", multivariate),
             ("group", group),
-            ("warn_independent_sampling", warn_independent_sampling),
             ("constant_liar", constant_liar),
         ):
             if not isinstance(v, (bool, np.bool_)):
                 raise TypeError(f"TPESampler: `{name}` must be a bool, got {name}={v!r}.")
+        for name, v in (
+            ("multivariate", multivariate),
+            ("warn_independent_sampling", warn_independent_sampling),
+        ):
+            if v is not None and not isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"TPESampler: `{name}` must be a bool or None, got {name}={v!r}.")
         if (
             isinstance(prior_weight, bool)
             or not isinstance(prior_weight, numbers.Real)
@@ -212,13 +220,12 @@ class TPESampler(BaseSampler):
                 "TPESampler: `categorical_distance_func` must map parameter names to "
                 f"callables, got categorical_distance_func={categorical_distance_func!r}."
             )
-        if group and not multivariate:
+        if group and multivariate is False:
             warnings.warn(
                 "TPESampler: `group=True` needs `multivariate=True`; multivariate is turned on.",
                 UserWarning,
                 stacklevel=2,
             )
-            multivariate = True
 
         self._params = ParzenEstimatorParameters(
             consider_prior=bool(consider_prior),
@@ -235,9 +242,17 @@ class TPESampler(BaseSampler):
         self._weights = weights
         self._seed = fresh_seed() if seed is None else int(seed)
         self._random_sampler = RandomSampler(seed=derive_seed(self._seed, "tpe-startup"))
-        self._multivariate = bool(multivariate)
+        if group:
+            multivariate = True
+        # None: decided per study (joint for one objective, independent for several).
+        self._multivariate = None if multivariate is None else bool(multivariate)
         self._group = bool(group)
-        self._warn_independent_sampling = bool(warn_independent_sampling)
+        # By default only a joint model the user asked for warns when it falls back.
+        self._warn_independent_sampling = (
+            multivariate is not None
+            if warn_independent_sampling is None
+            else bool(warn_independent_sampling)
+        )
         self._constant_liar = bool(constant_liar)
         self._constraints_func = constraints_func
         self._init_runtime()
@@ -320,6 +335,11 @@ class TPESampler(BaseSampler):
         self._specs[id(dist)] = (dist, spec)
         return spec
 
+    def _is_joint(self, study: Study) -> bool:
+        if self._multivariate is not None:
+            return self._multivariate
+        return len(study.directions) == 1
+
     # -- the sampler interface ---------------------------------------------------------------
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -359,7 +379,7 @@ class TPESampler(BaseSampler):
                 subspaces.append(rest)
             return self._sample(study, trial, snap, subspaces, joint=True, salt="relative")
         return self._sample(
-            study, trial, snap, [search_space], joint=self._multivariate, salt="relative"
+            study, trial, snap, [search_space], joint=self._is_joint(study), salt="relative"
         )
 
     def sample_independent(
@@ -374,7 +394,7 @@ class TPESampler(BaseSampler):
             return self._random_sampler.sample_independent(
                 study, trial, param_name, param_distribution
             )
-        if self._multivariate and self._warn_independent_sampling and param_name in snap.columns:
+        if self._warn_independent_sampling and param_name in snap.columns and self._is_joint(study):
             warn_independent_sampling(
                 self,
                 param_name,

@@ -51,8 +51,13 @@ def _params(study: tunesmith.Study) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"multivariate": True}, {"multivariate": True, "group": True}, {"constant_liar": True}],
-    ids=["independent", "multivariate", "group", "liar"],
+    [
+        {},
+        {"multivariate": False},
+        {"multivariate": True, "group": True},
+        {"constant_liar": False},
+    ],
+    ids=["default", "independent", "group", "no-liar"],
 )
 def test_same_seed_gives_the_same_trials(kwargs: dict[str, Any]) -> None:
     runs = []
@@ -287,10 +292,42 @@ def test_multivariate_without_group_warns_for_conditional_parameters() -> None:
     assert set(t.relative_params) == {"classifier"}
 
 
-def test_group_without_multivariate_warns_and_turns_it_on() -> None:
+def test_group_with_multivariate_false_warns_and_turns_it_on() -> None:
     with pytest.warns(UserWarning, match="`group=True` needs `multivariate=True`"):
+        sampler = TPESampler(group=True, multivariate=False)
+    assert sampler._multivariate is True
+
+
+def test_group_alone_implies_multivariate_silently() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         sampler = TPESampler(group=True)
-    assert sampler._multivariate
+    assert sampler._multivariate is True
+
+
+def test_default_is_joint_for_one_objective_and_independent_for_several() -> None:
+    """Optuna 5's defaults: multivariate=None decides per study, constant_liar=True."""
+    sampler = TPESampler(seed=0, n_startup_trials=2)
+    assert sampler._constant_liar is True
+    single = tunesmith.create_study(sampler=sampler)
+    multi = tunesmith.create_study(sampler=sampler, directions=["minimize", "minimize"])
+    assert sampler._is_joint(single) is True
+    assert sampler._is_joint(multi) is False
+    assert TPESampler(multivariate=False)._is_joint(single) is False
+    assert TPESampler(multivariate=True)._is_joint(multi) is True
+
+
+def test_default_multivariate_does_not_warn_on_conditional_spaces() -> None:
+    def objective(trial: tunesmith.Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        x = trial.suggest_float(f"x_{kind}", -1, 1)
+        return x * x
+
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        study.optimize(objective, n_trials=15)
+    assert len(study.trials) == 15
 
 
 # -- constant liar ---------------------------------------------------------------------------
@@ -605,7 +642,7 @@ def test_bad_values_are_refused(kwargs: dict[str, Any], match: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"multivariate": "yes"}, "`multivariate` must be a bool, got multivariate='yes'"),
+        ({"multivariate": "yes"}, "`multivariate` must be a bool or None, got multivariate='yes'"),
         ({"gamma": 0.1}, "`gamma` must be callable, got gamma=0.1"),
         ({"weights": [1, 2]}, "`weights` must be callable"),
         ({"seed": 1.5}, "`seed` must be an int or None, got seed=1.5"),
