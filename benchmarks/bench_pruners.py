@@ -3,6 +3,7 @@
     python benchmarks/bench_pruners.py                      # 10 seeds, 2,000 epochs per run
     python benchmarks/bench_pruners.py --seeds 3 --budget 300 --max-epochs 30  # smoke test
     python benchmarks/bench_pruners.py --skip-quality       # decision time only
+    python benchmarks/bench_pruners.py --json benchmarks/results/pruners-DATE.json  # keep raw runs
 
 Quality (the Optuna paper's pruning experiment, its Figure 5 setting): an ``SGDClassifier``
 trained with ``partial_fit`` for up to 100 epochs on scikit-learn's digits (70 % train, 30 %
@@ -18,13 +19,17 @@ Mann-Whitney U p-value of the best errors ours vs Optuna's (a large p: no detect
 Decision time: a study holds ``n`` COMPLETE trials with 100 reported steps each (and the rung
 attributes successive halving records); a live trial then reports 100 steps and the mean wall
 time of ``trial.should_prune()`` is measured (median of three live trials, after ten warm-up
-trials; each live trial completes, so the next one also sees one more finished trial).
+trials; each live trial completes, so the next one also sees one more finished trial). Time is
+the thread's CPU time (``time.thread_time``), so moments when a loaded machine runs another
+process instead do not count; the clock's own cost is in both libraries' figures alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import platform
 import statistics
 import time
 from typing import Any
@@ -132,7 +137,7 @@ def run_budget(
 
 
 def decision_time(lib: Any, pruner: str, n: int, repeats: int = 3) -> float:
-    """Mean seconds per ``should_prune()`` with ``n`` finished 100-step trials in the study."""
+    """Mean CPU seconds per ``should_prune()`` with ``n`` finished 100-step trials in the study."""
     rng = np.random.default_rng(0)
     study = lib.create_study(
         sampler=lib.samplers.RandomSampler(seed=0), pruner=_pruner(lib, pruner)
@@ -152,9 +157,9 @@ def decision_time(lib: Any, pruner: str, n: int, repeats: int = 3) -> float:
         spent = 0.0
         for s in range(100):
             trial.report(0.05 + 1.0 / (s + 1), s)  # good enough to be promoted everywhere
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             trial.should_prune()
-            spent += time.perf_counter() - t0
+            spent += time.thread_time() - t0
         study.tell(trial, 0.06)
         return spent / 100
 
@@ -183,7 +188,25 @@ def main() -> None:
     ap.add_argument("--timing-sizes", nargs="+", type=int, default=[100, 5000])
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument(
+        "--json",
+        metavar="PATH",
+        help="write the raw per-seed runs and timings here (rewritten "
+        "after every configuration, so an interrupted run keeps what it finished)",
+    )
     args = ap.parse_args()
+    raw: dict[str, Any] = {
+        "argv": vars(args),
+        "python": platform.python_version(),
+        "tunesmith": getattr(tunesmith, "__version__", "?"),
+        "quality": [],
+        "timing": [],
+    }
+
+    def save() -> None:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(raw, f, indent=1)
 
     tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
     optuna = _optuna()
@@ -215,6 +238,24 @@ def main() -> None:
                     ]
                 ours = res["tunesmith"]
                 theirs = res.get("optuna", [])
+                for name, rows in res.items():
+                    raw["quality"].append(
+                        {
+                            "sampler": sampler,
+                            "pruner": pruner,
+                            "library": name,
+                            "runs": [
+                                {
+                                    "seed": seed,
+                                    "trials": r[0],
+                                    "epochs": r[1],
+                                    "best_error": r[2] if math.isfinite(r[2]) else None,
+                                }
+                                for seed, r in enumerate(rows)
+                            ],
+                        }
+                    )
+                save()
 
                 def col(rows: list[tuple[int, int, float]], i: int) -> str:
                     if not rows:
@@ -245,6 +286,10 @@ def main() -> None:
             for n in args.timing_sizes:
                 ours_t = decision_time(tunesmith, pruner, n)
                 theirs_t = decision_time(optuna, pruner, n) if optuna else math.nan
+                raw["timing"].append(
+                    {"pruner": pruner, "trials": n, "tunesmith_s": ours_t, "optuna_s": theirs_t}
+                )
+                save()
                 print(
                     f"{pruner:10} {n:>7} | {ours_t * 1e6:>8.1f}us {theirs_t * 1e6:>8.1f}us | "
                     f"{theirs_t / ours_t:>7.1f}x",

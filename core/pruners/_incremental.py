@@ -2,7 +2,10 @@
 
 Finished trials are immutable, so what a pruner derives from one (its values per step, its rung
 values) is computed once and kept. Each call then looks only at trials it has not seen and at the
-few that were unfinished last time, instead of rescanning the whole study.
+few that were unfinished last time, instead of rescanning the whole study; and when no trial but
+the asking one was unfinished last time and the study has no new trial (a study with one worker,
+most calls), it does not read the trial list at all, so a decision costs the same at 100 trials
+as at 5,000.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import weakref
 import numpy as np
 
 from tunesmith.study._study_direction import StudyDirection
+from tunesmith.trial._state import TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import Study
@@ -43,6 +47,28 @@ class TrialFeed:
         self._accept = accept
         self._last_number = -1
         self._pending: list[int] = []
+
+    def poll(self, study: Study, trial: FrozenTrial) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
+        """What changed in ``study`` since the last call, for a decision about ``trial``.
+
+        Returns:
+            The trials seen finished for the first time, and the unfinished trials other than
+            ``trial``.
+
+        The trial list is read (one ``get_all_trials``) only when it can hold news: a trial
+        other than ``trial`` was unfinished last time, or the study has more trials than were
+        seen (``get_n_trials``, which every storage answers without copying the list; the
+        persistent ones bring their cache up to date in that call, as ``get_all_trials``
+        would). A RUNNING ``trial`` is taken at its word: it is the caller's own live trial.
+        """
+        me = trial.number if trial.state is TrialState.RUNNING else -1
+        pending = self._pending
+        if self._last_number >= 0 and (not pending or pending == [me]):
+            n = study._storage.get_n_trials(study._study_id)
+            if n == self._last_number + 1:
+                return [], []
+        finished, unfinished = self.update(study.get_trials(deepcopy=False))
+        return finished, [t for t in unfinished if t.number != trial.number]
 
     def update(self, trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
         """Read the study's current trial list.

@@ -114,7 +114,7 @@ class PercentilePruner(BasePruner):
             return False
         state = self._states.get(study)
         with state.lock:
-            state.refresh(study)
+            state.refresh(study, trial)
             if state.n_complete == 0 or state.n_complete < self._n_startup_trials:
                 return False
             signs = state.signs
@@ -144,23 +144,61 @@ class PercentilePruner(BasePruner):
         return bool((bound <= best_v).all() and (bound < best_v).any())
 
 
-class _SortedColumn:
-    """The values COMPLETE trials reported at one step, one objective: a sorted list
-    (sign-flipped so that smaller is better; NaN left out)."""
+_CHUNK = 1024  # a column's sorted chunks hold 1..2 * _CHUNK values
 
-    __slots__ = ("_values", "count")
+
+class _SortedColumn:
+    """The values COMPLETE trials reported at one step, one objective, sorted (sign-flipped so
+    that smaller is better; NaN left out).
+
+    Kept as a list of sorted chunks of bounded size, so adding a value moves at most
+    ``2 * _CHUNK`` references whatever the number of trials, and reading the ``k``-th value
+    walks ``n / _CHUNK`` chunk lengths.
+    """
+
+    __slots__ = ("_chunks", "_maxes", "_n", "count")
 
     def __init__(self) -> None:
         self.count = 0  # values reported at this step, NaN included (for n_min_trials)
-        self._values: list[float] = []
+        self._n = 0
+        self._chunks: list[list[float]] = []
+        self._maxes: list[float] = []  # the last (largest) value of each chunk
 
     def add(self, value: float) -> None:
         self.count += 1
-        if value == value:
-            bisect.insort(self._values, value)
+        if value != value:
+            return
+        self._n += 1
+        chunks, maxes = self._chunks, self._maxes
+        i = bisect.bisect_left(maxes, value)
+        if i == len(chunks):
+            if not chunks:
+                chunks.append([value])
+                maxes.append(value)
+                return
+            i -= 1
+            chunk = chunks[i]
+            chunk.append(value)
+            maxes[i] = value
+        else:
+            chunk = chunks[i]
+            bisect.insort(chunk, value)
+        if len(chunk) > 2 * _CHUNK:
+            chunks[i : i + 1] = [chunk[:_CHUNK], chunk[_CHUNK:]]
+            maxes[i : i + 1] = [chunk[_CHUNK - 1], chunk[-1]]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, k: int) -> float:
+        for chunk in self._chunks:
+            if k < len(chunk):
+                return chunk[k]
+            k -= len(chunk)
+        raise IndexError(k)
 
     def percentile(self, q: float) -> float:
-        return _sorted_percentile(self._values, q)
+        return _sorted_percentile(self, q)
 
 
 class _StepColumn:
@@ -196,7 +234,7 @@ class _StepColumn:
         return out
 
 
-def _sorted_percentile(a: Sequence[float] | np.ndarray, q: float) -> float:
+def _sorted_percentile(a: Sequence[float] | np.ndarray | _SortedColumn, q: float) -> float:
     """``np.percentile(a, q)`` (linear interpolation) for an already sorted ``a``, in O(1)."""
     n = len(a)
     if n == 0:
@@ -224,8 +262,8 @@ class _CompletedSteps:
         self.n_complete = 0
         self.steps: dict[int, Any] = {}  # step -> _SortedColumn, or _StepColumn
 
-    def refresh(self, study: Study) -> None:
-        finished, _ = self.feed.update(study.get_trials(deepcopy=False))
+    def refresh(self, study: Study, trial: FrozenTrial) -> None:
+        finished, _ = self.feed.poll(study, trial)
         signs = self.signs
         sign = float(signs[0])
         n_obj = len(signs)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 import threading
 from typing import TYPE_CHECKING, Any
@@ -133,7 +134,7 @@ class SuccessiveHalvingPruner(BasePruner):
             return False  # below the next rung: nothing to decide, no need to read the study
         state = self._states.get(study)
         with state.lock:
-            running = state.refresh(study)
+            running = state.refresh(study, trial)
             if self._min_resource is None:
                 if state.max_complete_step is None:
                     return False
@@ -150,11 +151,7 @@ class SuccessiveHalvingPruner(BasePruner):
                     # The caller's snapshot is the live trial's cache: keep it current, so the
                     # next report starts from the next rung without re-reading storage.
                     trial._system_attrs[key] = stored
-                others = [
-                    t.system_attrs[key]
-                    for t in running
-                    if t.number != trial.number and key in t.system_attrs
-                ]
+                others = [t.system_attrs[key] for t in running if key in t.system_attrs]
                 n_better, n = state.count_dominating(rung, signed, others)
                 n += 1  # the trial's own value
                 if n <= self._bootstrap_count:
@@ -167,18 +164,27 @@ class SuccessiveHalvingPruner(BasePruner):
 
 class _Rungs:
     """Per-study state: the values finished trials recorded at each rung (sign-flipped so that
-    smaller is better), and the last step of the first COMPLETE trials (for ``"auto"``)."""
+    smaller is better), and the last step of the first COMPLETE trials (for ``"auto"``).
+
+    With one objective each rung keeps its values in a sorted list (NaN left out, but counted),
+    so a decision is a binary search; with several, the value vectors are stacked lazily.
+    """
 
     def __init__(self, study: Study, accept: Callable[[int], bool] | None) -> None:
         self.lock = threading.Lock()
         self.signs = direction_signs(study)
         self.feed = TrialFeed(accept)
         self.max_complete_step: int | None = None
-        self._rows: list[list[np.ndarray]] = []  # rung -> values not yet merged
-        self._merged: list[np.ndarray] = []  # rung -> (m, n_objectives), sorted if one objective
+        self._one = len(self.signs) == 1
+        self._counts: list[int] = []  # rung -> values finished trials recorded there
+        self._sorted: list[list[float]] = []  # one objective: rung -> sorted non-NaN values
+        self._rows: list[list[np.ndarray]] = []  # several: rung -> vectors not yet merged
+        self._merged: list[np.ndarray] = []  # several: rung -> (m, n_objectives)
 
-    def refresh(self, study: Study) -> list[FrozenTrial]:
-        finished, unfinished = self.feed.update(study.get_trials(deepcopy=False))
+    def refresh(self, study: Study, trial: FrozenTrial) -> list[FrozenTrial]:
+        """Take in the trials finished since the last call; return the unfinished trials other
+        than ``trial`` (their rung values may still grow)."""
+        finished, unfinished = self.feed.poll(study, trial)
         for t in finished:
             if t.state is TrialState.COMPLETE and t.intermediate_values:
                 last = max(t.intermediate_values)
@@ -187,12 +193,23 @@ class _Rungs:
             attrs = t.system_attrs
             rung = 0
             while (key := rung_key(rung)) in attrs:
-                if rung == len(self._rows):
-                    self._rows.append([])
-                    self._merged.append(np.empty((0, len(self.signs))))
-                self._rows[rung].append(self._signed(attrs[key]))
+                self._record(rung, attrs[key])
                 rung += 1
         return unfinished
+
+    def _record(self, rung: int, value: Any) -> None:
+        if rung == len(self._counts):
+            self._counts.append(0)
+            self._sorted.append([])
+            self._rows.append([])
+            self._merged.append(np.empty((0, len(self.signs))))
+        self._counts[rung] += 1
+        if self._one:
+            v = float(value[0] if isinstance(value, (list, tuple)) else value) * self.signs[0]
+            if v == v:
+                bisect.insort(self._sorted[rung], v)
+        else:
+            self._rows[rung].append(self._signed(value))
 
     def _signed(self, value: Any) -> np.ndarray:
         return np.asarray(value, dtype=float).reshape(-1) * self.signs
@@ -201,23 +218,20 @@ class _Rungs:
         self, rung: int, value: np.ndarray, running_values: list[Any]
     ) -> tuple[int, int]:
         """How many values recorded at ``rung`` (finished trials' and ``running_values``)
-        strictly dominate ``value``, and how many there are."""
+        strictly dominate ``value`` (not NaN), and how many there are."""
         n_better = 0
         n = 0
-        if rung < len(self._rows):
-            merged = self._merged[rung]
-            if self._rows[rung]:
-                merged = np.concatenate([merged, np.vstack(self._rows[rung])])
-                if merged.shape[1] == 1:
-                    merged = np.sort(merged, axis=0)
-                self._merged[rung] = merged
-                self._rows[rung] = []
-            n = len(merged)
-            if n:
-                if merged.shape[1] == 1:
-                    n_better = int(np.searchsorted(merged[:, 0], value[0], side="left"))
-                else:
-                    n_better = _n_dominating(merged, value)
+        if rung < len(self._counts):
+            n = self._counts[rung]
+            if self._one:
+                n_better = bisect.bisect_left(self._sorted[rung], float(value[0]))
+            else:
+                if self._rows[rung]:
+                    self._merged[rung] = np.concatenate(
+                        [self._merged[rung], np.vstack(self._rows[rung])]
+                    )
+                    self._rows[rung] = []
+                n_better = _n_dominating(self._merged[rung], value)
         if running_values:
             others = np.vstack([self._signed(v) for v in running_values])
             n += len(others)
