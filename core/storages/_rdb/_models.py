@@ -7,14 +7,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 #: The newest schema revision; a database at another revision is refused until upgraded.
-SCHEMA_HEAD = "v0002"
+SCHEMA_HEAD = "v0003"
 #: Every revision, oldest first (a test checks it against the revisions in alembic/versions).
-SCHEMA_HISTORY = ("v0001", "v0002")
+SCHEMA_HISTORY = ("v0001", "v0002", "v0003")
 VERSION_TABLE = "ts_alembic_version"
 
 _TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 _TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _NAME = sa.String(512)
+# A random hex string the creating process writes with the row: if the connection drops while
+# the transaction commits, the retry looks for it to tell "committed" from "lost".
+_TOKEN = sa.String(32)
 
 metadata = sa.MetaData()
 
@@ -27,6 +30,7 @@ studies = sa.Table(
     # The per-study trial counter: incrementing it row-locks the study, which serialises the
     # allocation of trial numbers (unique and contiguous) across processes.
     sa.Column("n_trials", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("create_token", _TOKEN, nullable=True),
     sa.UniqueConstraint("study_name", name="uq_ts_studies_name"),
 )
 
@@ -49,6 +53,7 @@ trials = sa.Table(
     sa.Column("values_json", _TEXT, nullable=True),
     sa.Column("datetime_start", _TIME, nullable=True),
     sa.Column("datetime_complete", _TIME, nullable=True),
+    sa.Column("create_token", _TOKEN, nullable=True),
     sa.UniqueConstraint("study_id", "number", name="uq_ts_trials_study_number"),
     sa.Index("ix_ts_trials_study_state", "study_id", "state"),
 )

@@ -368,21 +368,43 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         return f"RDBStorage({self._engine.url.render_as_string(hide_password=True)!r})"
 
     # -- transactions -------------------------------------------------------------------------
-    def _run(self, fn: Callable[[Connection], _T], *, write: bool = False) -> _T:
-        """Run ``fn`` in one transaction; retry it on transient errors with backoff + jitter."""
+    def _run(
+        self,
+        fn: Callable[[Connection], _T],
+        *,
+        write: bool = False,
+        recover: Callable[[Connection], _T | None] | None = None,
+    ) -> _T:
+        """Run ``fn`` in one transaction; retry it on transient errors with backoff + jitter.
+
+        A transaction that failed before its COMMIT was sent is rolled back, so running ``fn``
+        again is safe. One that failed *during* the COMMIT (the connection dropped) may have
+        committed; if ``fn`` is not idempotent, ``recover`` is run first in every later attempt
+        and its result, if not ``None``, is returned instead of running ``fn`` again (it finds
+        the rows the earlier attempt wrote, for instance by a token ``fn`` wrote with them).
+        """
         if os.getpid() != self._pid:  # forked: never share the parent's pooled connections
             self._engine.dispose(close=False)
             self._pid = os.getpid()
         engine = self._write_engine if write else self._engine
         delay = 0.005
         attempt = 0
+        in_doubt = False
         while True:
+            committing = False
             try:
                 with self._serial, engine.begin() as conn:
-                    return fn(conn)
+                    if in_doubt and recover is not None:
+                        done = recover(conn)
+                        if done is not None:
+                            return done
+                    result = fn(conn)
+                    committing = True  # leaving the block commits
+                return result
             except sa.exc.DBAPIError as exc:
                 if isinstance(exc, sa.exc.IntegrityError) or not _is_transient(exc):
                     raise
+                in_doubt = in_doubt or committing
                 attempt += 1
                 if attempt > self.max_retries:
                     raise StorageInternalError(
@@ -477,10 +499,11 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             study_name = DEFAULT_STUDY_NAME_PREFIX + str(uuid.uuid4())
         name = study_name
 
+        token = uuid.uuid4().hex
+        s = m.studies.c
+
         def create(conn: Connection) -> int:
-            found = conn.execute(
-                sa.select(m.studies.c.study_id).where(m.studies.c.study_name == name)
-            ).first()
+            found = conn.execute(sa.select(s.study_id).where(s.study_name == name)).first()
             if found is not None:
                 raise _duplicated(name)
             res = conn.execute(
@@ -488,12 +511,18 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                     study_name=name,
                     directions=json.dumps([d.name for d in directions]),
                     n_trials=0,
+                    create_token=token,
                 )
             )
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
+        def recover(conn: Connection) -> int | None:
+            return conn.execute(
+                sa.select(s.study_id).where(s.study_name == name, s.create_token == token)
+            ).scalar()
+
         try:
-            study_id = self._run(create, write=True)
+            study_id = self._run(create, write=True, recover=recover)
         except sa.exc.IntegrityError:
             raise _duplicated(name) from None
         with self._lock:
@@ -522,7 +551,15 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             conn.execute(sa.delete(m.study_attrs).where(m.study_attrs.c.study_id == study_id))
             conn.execute(sa.delete(m.studies).where(m.studies.c.study_id == study_id))
 
-        self._run(delete, write=True)
+        def recover(conn: Connection) -> bool | None:
+            # The study existed when the first attempt began (or it would have raised): if it
+            # is gone now, that attempt's commit went through (or another worker deleted it).
+            found = conn.execute(
+                sa.select(m.studies.c.study_id).where(m.studies.c.study_id == study_id)
+            ).first()
+            return True if found is None else None
+
+        self._run(delete, write=True, recover=recover)
         with self._lock:
             cache = self._caches.pop(study_id, None)
             self._directions.pop(study_id, None)
@@ -665,7 +702,17 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 "datetime_start": t.datetime_start,
                 "datetime_complete": t.datetime_complete,
             }
-        s = m.studies.c
+        row["create_token"] = token = uuid.uuid4().hex
+        s, tc = m.studies.c, m.trials.c
+
+        def recover(conn: Connection) -> tuple[int, int] | None:
+            # (study_id, state) is indexed: this reads the study's few trials in that state.
+            found = conn.execute(
+                sa.select(tc.trial_id, tc.number).where(
+                    tc.study_id == study_id, tc.state == row["state"], tc.create_token == token
+                )
+            ).first()
+            return None if found is None else (int(found[0]), int(found[1]))
 
         def create(conn: Connection) -> tuple[int, int]:
             if t is not None and t.distributions:
@@ -692,7 +739,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 self._insert_template_children(conn, trial_id, t)
             return trial_id, int(n) - 1
 
-        trial_id, number = self._run(create, write=True)
+        trial_id, number = self._run(create, write=True, recover=recover)
         with self._lock:
             self._trial_study[trial_id] = study_id
             if t is not None:
@@ -865,7 +912,22 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 raise _finished_error(row[1], current)
             return False  # RUNNING asked for a trial that is not WAITING any more
 
-        return self._run(write, write=True)
+        stamp = t.datetime_complete if state.is_finished() else t.datetime_start
+
+        def recover(conn: Connection) -> bool | None:
+            # Our own update, if it committed, left the state and the timestamp (to the
+            # microsecond) it wrote; another worker's would not match both.
+            mine = conn.execute(
+                sa.select(t.trial_id).where(
+                    t.trial_id == trial_id, t.state == int(state), stamp == now
+                )
+            ).first()
+            return True if mine is not None else None
+
+        # Back to WAITING needs no recovery: the update matches again when re-run.
+        return self._run(
+            write, write=True, recover=None if state is TrialState.WAITING else recover
+        )
 
     def set_trial_intermediate_value(
         self, trial_id: int, step: int, intermediate_value: float | Sequence[float]
@@ -926,10 +988,24 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             "key": f"claim:{key}",
             "value_json": json.dumps(owner),
         }
+        a = m.study_attrs.c
+
+        def recover(conn: Connection) -> bool | None:
+            held = conn.execute(
+                sa.select(a.value_json).where(
+                    a.study_id == study_id, a.is_system.is_(True), a.key == row["key"]
+                )
+            ).scalar()
+            return True if held == row["value_json"] else None
+
         try:
             # The primary key makes the INSERT the claim: one process's insert succeeds, the
             # others hit the unique constraint, however they interleave.
-            self._run(lambda conn: conn.execute(sa.insert(m.study_attrs).values(**row)), write=True)
+            self._run(
+                lambda conn: conn.execute(sa.insert(m.study_attrs).values(**row)),
+                write=True,
+                recover=recover,
+            )
         except sa.exc.IntegrityError:
             self._run(lambda conn: self._require_study(conn, study_id))
             return False

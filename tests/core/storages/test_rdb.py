@@ -7,6 +7,8 @@ server (the ``storage`` nox session sets them); each run works in a schema of it
 from __future__ import annotations
 
 from collections.abc import Iterator
+import contextlib
+import datetime
 import multiprocessing
 import os
 import pathlib
@@ -187,25 +189,63 @@ def test_migrations_build_exactly_the_models(tmp_path: pathlib.Path) -> None:
         assert compare_metadata(ctx, _models.metadata) == []
 
 
-def test_old_database_is_refused_then_upgraded_by_the_cli(url: str) -> None:
-    # Bring the database back to the first revision and fill it the way that revision allows.
-    _migrate(url, "v0001", down=True)
-    old = RDBStorage(url, skip_compatibility_check=True)
-    assert old.get_current_version() == "v0001"
-    study_id = old.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "old")
-    for i in range(5):
-        tid = old.create_new_trial(study_id)
-        old.set_trial_param(tid, "x", float(i), tunesmith.distributions.FloatDistribution(0, 10))
-        old.set_trial_user_attr(tid, "i", i)
-        old.set_trial_intermediate_value(tid, 0, float(i) + 0.5)
-        old.set_trial_state_values(tid, TrialState.COMPLETE, [float(i * i)])
-    old.create_new_trial(study_id)  # one left RUNNING
-    old.remove_session()
+def _fill_at_an_old_revision(url: str) -> None:
+    """Write a study the way the first revision's tables allow (through the tables as they are
+    in the database, so the current code's newer columns play no part): five COMPLETE trials
+    with a parameter, a user attribute and an intermediate value each, and one RUNNING."""
+    engine = sa.create_engine(_normalize_url(url))
+    with engine.begin() as conn:
+        db = sa.MetaData()
+        db.reflect(conn, only=[t.name for t in _models.metadata.sorted_tables])
+        tables = db.tables
+        res = conn.execute(
+            tables["ts_studies"]
+            .insert()
+            .values(study_name="old", directions='["MINIMIZE"]', n_trials=6)
+        )
+        study_id = res.inserted_primary_key[0]
+        dist = tunesmith.distributions.distribution_to_json(
+            tunesmith.distributions.FloatDistribution(0, 10)
+        )
+        for i in range(6):
+            done = i < 5
+            trial = conn.execute(
+                tables["ts_trials"]
+                .insert()
+                .values(
+                    study_id=study_id,
+                    number=i,
+                    state=int(TrialState.COMPLETE if done else TrialState.RUNNING),
+                    values_json=f"[{float(i * i)}]" if done else None,
+                    datetime_start=OLD_START,
+                    datetime_complete=OLD_START if done else None,
+                )
+            ).inserted_primary_key[0]
+            if not done:
+                continue
+            for table, row in (
+                ("ts_trial_params", {"name": "x", "value": float(i), "distribution_json": dist}),
+                ("ts_trial_attrs", {"is_system": False, "key": "i", "value_json": str(i)}),
+                ("ts_trial_intermediate_values", {"step": 0, "value_json": str(i + 0.5)}),
+            ):
+                conn.execute(tables[table].insert().values(trial_id=trial, **row))
+    engine.dispose()
+
+
+OLD_START = datetime.datetime(2026, 1, 1, 12, 0, 0, 250000)
+
+
+@pytest.mark.parametrize("revision", _models.SCHEMA_HISTORY[:-1])
+def test_old_database_is_refused_then_upgraded_by_the_cli(url: str, revision: str) -> None:
+    # Bring the database back to an older revision and fill it the way that revision allows.
+    _migrate(url, revision, down=True)
+    _fill_at_an_old_revision(url)
+    assert RDBStorage(url, skip_compatibility_check=True).get_current_version() == revision
 
     with pytest.raises(StorageSchemaError, match="tunesmith storage upgrade --storage") as info:
         RDBStorage(url)
     assert isinstance(info.value, RuntimeError)  # what callers caught before
-    assert "'v0001'" in str(info.value)
+    assert f"{revision!r}" in str(info.value)
     # The command names this database: pasted into a shell, it upgrades it.
     command = str(info.value).splitlines()[-1].strip()
     assert shlex.split(command)[-1] == sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -217,20 +257,25 @@ def test_old_database_is_refused_then_upgraded_by_the_cli(url: str) -> None:
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert "v0002" in out.stdout
+    assert _models.SCHEMA_HEAD in out.stdout
 
     storage = RDBStorage(url)
-    assert storage.get_current_version() == "v0002"
+    assert storage.get_current_version() == _models.SCHEMA_HEAD
     trials = storage.get_all_trials(storage.get_study_id_from_name("old"))
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5 + [TrialState.RUNNING]
     assert [t.params for t in trials[:5]] == [{"x": float(i)} for i in range(5)]
     assert [t.values for t in trials[:5]] == [[float(i * i)] for i in range(5)]
     assert [t.user_attrs for t in trials[:5]] == [{"i": i} for i in range(5)]
     assert [t.intermediate_values for t in trials[:5]] == [{0: i + 0.5} for i in range(5)]
-    # The new revision's index exists.
+    assert all(t.datetime_start == OLD_START for t in trials)
+    # The newer revisions' index and columns exist, and the upgraded study takes new trials.
     with storage._engine.connect() as conn:
         names = {ix["name"] for ix in sa.inspect(conn).get_indexes("ts_trials")}
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("ts_trials")}
     assert "ix_ts_trials_study_state" in names
+    assert "create_token" in columns
+    sid = storage.get_study_id_from_name("old")
+    assert storage.get_trial(storage.create_new_trial(sid)).number == 6
 
 
 def test_database_from_a_newer_tunesmith_is_refused(tmp_path: pathlib.Path) -> None:
@@ -429,3 +474,126 @@ def test_a_second_storage_object_sees_every_change(url: str) -> None:
     b.delete_study(sid)
     with pytest.raises(tunesmith.exceptions.StudyNotFoundError):
         a.get_all_trials(sid)
+
+
+# -- a connection lost while a write commits -----------------------------------------------------
+class _LostCommitReplies:
+    """Lose the server's reply to chosen COMMITs of writes: the transaction is committed, then
+    the caller sees a disconnect error, as when the connection drops while the reply is on its
+    way. The retry must not do the write a second time."""
+
+    def __init__(self, storage: RDBStorage) -> None:
+        dialect = storage._engine.dialect
+        self._commit = dialect.do_commit
+        self._error = dialect.loaded_dbapi.OperationalError
+        dialect.do_commit = self._do_commit  # type: ignore[method-assign]
+        self.armed = 0  # how many of the next write commits lose their reply
+        self.every = 0  # or: lose the reply of every n-th write commit
+        self.lost = 0
+        self._writes = 0
+        self._wrote = False
+        sa.event.listen(storage._engine, "before_cursor_execute", self._saw_statement)
+        sa.event.listen(storage._engine, "rollback", self._rolled_back)
+        sa.event.listen(storage._engine, "handle_error", self._classify)
+
+    def _saw_statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            self._wrote = True
+
+    def _rolled_back(self, _conn: Any) -> None:
+        self._wrote = False
+
+    def _do_commit(self, dbapi_connection: Any) -> None:
+        self._commit(dbapi_connection)
+        if not self._wrote:
+            return
+        self._wrote = False
+        self._writes += 1
+        if self.armed > 0 or (self.every and self._writes % self.every == 0):
+            self.armed = max(self.armed - 1, 0)
+            self.lost += 1
+            raise self._error("server closed the connection unexpectedly (test)")
+
+    @staticmethod
+    def _classify(ctx: Any) -> None:
+        if "(test)" in str(ctx.original_exception):
+            ctx.is_disconnect = True
+
+    @contextlib.contextmanager
+    def once(self) -> Iterator[None]:
+        """Lose the reply of the next write commit, and check that one was lost."""
+        before = self.lost
+        self.armed = 1
+        yield
+        assert self.lost == before + 1, "no write committed inside the block"
+
+
+def test_a_commit_whose_reply_was_lost_is_not_written_twice(url: str) -> None:
+    from tunesmith.distributions import FloatDistribution
+
+    storage = RDBStorage(url)
+    lose = _LostCommitReplies(storage)
+    minimize = [tunesmith.study.StudyDirection.MINIMIZE]
+    with lose.once():
+        sid = storage.create_new_study(minimize, "lost")  # a retry must not see a duplicate
+    with lose.once():
+        tid = storage.create_new_trial(sid)
+    with lose.once():
+        storage.set_trial_param(tid, "x", 0.5, FloatDistribution(0, 1))
+    with lose.once():
+        storage.set_trial_intermediate_value(tid, 3, 0.7)
+    with lose.once():
+        storage.set_trial_user_attr(tid, "u", [1, 2])
+    with lose.once():
+        storage.set_trial_system_attr(tid, "s", "x")
+    with lose.once():
+        assert storage.claim(sid, "grid:0", tid) is True  # the claim is ours, not someone's
+    with lose.once():  # finishing it is not refused as "finished already"
+        assert storage.set_trial_state_values(tid, TrialState.COMPLETE, [0.25]) is True
+    waiting = storage.create_new_trial(
+        sid, template_trial=tunesmith.create_trial(state=TrialState.WAITING, params={})
+    )
+    with lose.once():  # the claimed WAITING trial is handed out, not left RUNNING for nobody
+        assert storage.pop_waiting_trial_id(sid) == waiting
+    with lose.once():
+        third = storage.create_new_trial(
+            sid,
+            template_trial=tunesmith.create_trial(
+                params={"x": 0.1}, distributions={"x": FloatDistribution(0, 1)}, value=0.0
+            ),
+        )
+
+    # A second storage object reads the database itself, not the first one's cache.
+    fresh = RDBStorage(url)
+    assert [s.study_name for s in fresh.get_all_studies()] == ["lost"]
+    trials = fresh.get_all_trials(sid)
+    assert [(t.number, t._trial_id, t.state) for t in trials] == [
+        (0, tid, TrialState.COMPLETE),
+        (1, waiting, TrialState.RUNNING),
+        (2, third, TrialState.COMPLETE),
+    ]
+    assert trials[0].params == {"x": 0.5} and trials[0].values == [0.25]
+    assert trials[0].intermediate_values == {3: 0.7}
+    assert trials[0].user_attrs == {"u": [1, 2]} and trials[0].system_attrs == {"s": "x"}
+    assert trials[2].params == {"x": 0.1}
+    assert fresh.get_study_system_attrs(sid) == {"claim:grid:0": tid}
+    with lose.once():  # deleting is not refused as "no such study"
+        storage.delete_study(sid)
+    assert fresh.get_all_studies() == []
+    fresh.remove_session()
+    storage.remove_session()
+
+
+def test_optimize_with_lost_commit_replies_runs_each_trial_once(url: str) -> None:
+    storage = RDBStorage(url)
+    lose = _LostCommitReplies(storage)
+    study = tunesmith.create_study(storage=storage, study_name="flaky")
+    lose.every = 3
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("n", 0, 3), n_trials=12)
+    lose.every = 0
+    assert lose.lost >= 12  # 36+ write commits in all
+    trials = RDBStorage(url).get_all_trials(study._study_id)
+    assert [t.number for t in trials] == list(range(12))
+    assert {t.state for t in trials} == {TrialState.COMPLETE}
+    assert all(set(t.params) == {"x", "n"} for t in trials)
+    storage.remove_session()
