@@ -8,6 +8,7 @@ import zlib
 
 from tunesmith.pruners._base import BasePruner
 from tunesmith.pruners._checks import check_int
+from tunesmith.pruners._incremental import PerStudy
 from tunesmith.pruners._successive_halving import SuccessiveHalvingPruner
 from tunesmith.trial._state import TrialState
 
@@ -41,7 +42,7 @@ class HyperbandPruner(BasePruner):
         min_resource: The first rung's step in bracket 0 (``>= 1``).
         max_resource: The largest step a trial reaches (``>= min_resource``), or ``"auto"``:
             the last step of the first COMPLETE trial, plus one (no pruning, and samplers see
-            the whole study, until one completes).
+            the whole study, until one completes); estimated per study.
         reduction_factor: ``eta >= 2``, as in :class:`SuccessiveHalvingPruner`.
         bootstrap_count: As in :class:`SuccessiveHalvingPruner` (needs an integer
             ``max_resource``).
@@ -93,8 +94,13 @@ class HyperbandPruner(BasePruner):
         self._budgets: list[int] = []
         self._total_budget = 0
         self._bracket_ids = bytearray()
+        # With max_resource="auto" each study gets its own brackets (a fixed-max Hyperband),
+        # made when its first trial completes.
+        self._auto: PerStudy[_AutoBrackets] | None = None
         if isinstance(max_resource, int):
             self._set_up(max_resource)
+        else:
+            self._auto = PerStudy(_AutoBrackets)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -139,22 +145,36 @@ class HyperbandPruner(BasePruner):
         self._total_budget = sum(budgets)
         self._pruners = pruners  # last: its being non-empty means "set up"
 
-    def _try_set_up(self, study: Study) -> bool:
-        if self._pruners:
-            return True
-        with self._lock:
-            if self._pruners:
-                return True
-            complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            steps = [t.last_step for t in complete if t.last_step is not None]
-            if not steps:
-                return False
-            self._set_up(max(max(steps) + 1, self._min_resource))
-            return True
+    def _for_study(self, study: Study) -> HyperbandPruner | None:
+        """The Hyperband whose brackets ``study`` uses: this one, or with ``"auto"`` the
+        study's own once a trial of it has completed (``None`` before)."""
+        if self._auto is None:
+            return self
+        holder = self._auto.get(study)
+        if holder.pruner is not None:
+            return holder.pruner
+        with holder.lock:
+            if holder.pruner is None:
+                complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                steps = [t.last_step for t in complete if t.last_step is not None]
+                if not steps:
+                    return None
+                max_resource = max(max(steps) + 1, self._min_resource)
+                holder.pruner = HyperbandPruner(
+                    self._min_resource, max_resource, self._reduction_factor
+                )
+                with self._lock:
+                    if not self._pruners:  # the public bracket API describes the first study
+                        self._set_up(max_resource)
+            return holder.pruner
 
     @property
     def n_brackets(self) -> int | None:
-        """How many brackets there are; ``None`` while ``max_resource="auto"`` is unknown."""
+        """How many brackets there are; ``None`` while ``max_resource="auto"`` is unknown.
+
+        With ``max_resource="auto"`` each study has its own brackets, set up when its first
+        trial completes; this and :meth:`bracket_of` describe those of the first study.
+        """
         return len(self._pruners) or None
 
     def bracket_of(self, number: int) -> int:
@@ -195,15 +215,26 @@ class HyperbandPruner(BasePruner):
 
     # -- pruner API ---------------------------------------------------------------------------
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
-        if not self._try_set_up(study):
+        hyperband = self._for_study(study)
+        if hyperband is None:
             return False
-        return self._pruners[self.bracket_of(trial.number)].prune(study, trial)
+        return hyperband._pruners[hyperband.bracket_of(trial.number)].prune(study, trial)
 
     def study_for_sampler(self, study: Study, trial: FrozenTrial) -> Study:
         """The trial's bracket as a study: ``get_trials`` lists only the bracket's trials."""
-        if not self._try_set_up(study):
+        hyperband = self._for_study(study)
+        if hyperband is None:
             return study
-        return cast("Study", _BracketStudy(study, self, self.bracket_of(trial.number)))
+        bracket = hyperband.bracket_of(trial.number)
+        return cast("Study", _BracketStudy(study, hyperband, bracket))
+
+
+class _AutoBrackets:
+    """Per-study holder of the brackets of ``max_resource="auto"``."""
+
+    def __init__(self, study: Study) -> None:
+        self.lock = threading.Lock()
+        self.pruner: HyperbandPruner | None = None
 
 
 class _InBracket:

@@ -51,6 +51,8 @@ class SuccessiveHalvingPruner(BasePruner):
     Args:
         min_resource: The step of the first rung (``>= 1``), or ``"auto"``: a hundredth of the
             last step of the first COMPLETE trial (at least 1); no pruning until one completes.
+            The estimate is made per study (a pruner shared by two studies estimates each), and
+            a pickled copy makes its own from the study's COMPLETE trials.
         reduction_factor: ``eta >= 2``: rungs are ``eta`` times apart and the top ``1/eta`` of a
             rung is promoted.
         min_early_stopping_rate: ``s >= 0``: the first rung moves to
@@ -128,20 +130,27 @@ class SuccessiveHalvingPruner(BasePruner):
         while rung_key(rung) in attrs:
             rung += 1
         eta = self._reduction_factor
-        if self._min_resource is not None and step < self._min_resource * eta ** (
+        min_resource = self._min_resource
+        state = None
+        if min_resource is None:
+            state = self._states.get(study)
+            min_resource = state.min_resource
+        if min_resource is not None and step < min_resource * eta ** (
             self._min_early_stopping_rate + rung
         ):
             return False  # below the next rung: nothing to decide, no need to read the study
-        state = self._states.get(study)
+        if state is None:
+            state = self._states.get(study)
         with state.lock:
             running = state.refresh(study, trial)
-            if self._min_resource is None:
+            if min_resource is None:
                 if state.max_complete_step is None:
                     return False
-                self._min_resource = max(state.max_complete_step // 100, 1)
+                # Estimated once per study, from the COMPLETE trials seen at that moment.
+                min_resource = state.min_resource = max(state.max_complete_step // 100, 1)
             value = iv[step]
             signed = np.asarray(value, dtype=float).reshape(-1) * state.signs
-            while step >= self._min_resource * eta ** (self._min_early_stopping_rate + rung):
+            while step >= min_resource * eta ** (self._min_early_stopping_rate + rung):
                 if np.isnan(signed).any():
                     return True
                 key = rung_key(rung)
@@ -175,6 +184,7 @@ class _Rungs:
         self.signs = direction_signs(study)
         self.feed = TrialFeed(accept)
         self.max_complete_step: int | None = None
+        self.min_resource: int | None = None  # the "auto" estimate, once made
         self._one = len(self.signs) == 1
         self._counts: list[int] = []  # rung -> values finished trials recorded there
         self._sorted: list[list[float]] = []  # one objective: rung -> sorted non-NaN values

@@ -27,6 +27,8 @@ PACKAGES = [
     "tunesmith.pruners",
     "tunesmith.storages",
     "tunesmith.storages.journal",
+    "tunesmith.testing.pruner",
+    "tunesmith.testing.storage",
 ]
 
 _SCRIPT = r"""

@@ -123,7 +123,7 @@ def test_auto_min_resource() -> None:
     lone.report(1.0, 3)
     assert lone.should_prune() is False
     assert _stored(study, lone) == {"completed_rung_0": 1.0}
-    assert pruner._min_resource == 3
+    assert pruner._states.get(study).min_resource == 3
 
 
 def test_auto_min_resource_is_at_least_one() -> None:
@@ -132,7 +132,7 @@ def test_auto_min_resource_is_at_least_one() -> None:
     add_finished(study, {0: 1.0, 5: 1.0})
     trial = live(study, {1: 1.0})
     assert trial.should_prune() is False
-    assert pruner._min_resource == 1
+    assert pruner._states.get(study).min_resource == 1
     assert _stored(study, trial) == {"completed_rung_0": 1.0}
 
 
