@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from tunesmith.storages import BaseStorage
 
-__all__ = ["StorageContract", "optimize_worker"]
+__all__ = ["StorageContract", "hang_in_a_trial", "optimize_worker"]
 
 MIN = StudyDirection.MINIMIZE
 MAX = StudyDirection.MAXIMIZE
@@ -125,6 +125,21 @@ def optimize_worker(storage: Any, study_name: str, n_trials: int, seed: int) -> 
         sampler=tunesmith.samplers.RandomSampler(seed=seed),
     )
     study.optimize(_worker_objective, n_trials=n_trials)
+
+
+def hang_in_a_trial(payload: bytes, study_name: str, marker: str) -> None:
+    """Child-process worker for crash tests: open the pickled storage ``payload``, ask a trial
+    of ``study_name``, suggest ``x`` in [0, 1], write the trial's number to the file ``marker``
+    and sleep (for the parent to kill it). Importable for the same reason as
+    :func:`optimize_worker`."""
+    import tunesmith
+
+    study = tunesmith.load_study(study_name=study_name, storage=pickle.loads(payload))
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    with open(marker, "w") as f:
+        f.write(str(trial.number))
+    time.sleep(120)
 
 
 class StorageContract:

@@ -22,6 +22,7 @@ from tunesmith.storages import (
     fail_stale_trials,
 )
 from tunesmith.storages.journal import JournalFileBackend, JournalStorage
+from tunesmith.testing.storage import hang_in_a_trial
 from tunesmith.trial import TrialState, create_trial
 
 StorageFactory = Callable[..., BaseStorage]
@@ -60,16 +61,6 @@ def make_storage(request: pytest.FixtureRequest, tmp_path: Any) -> StorageFactor
 
 
 # == a worker killed mid-trial ====================================================================
-def _hang_in_a_trial(payload: bytes, marker: str) -> None:
-    storage = pickle.loads(payload)
-    study = tunesmith.load_study(study_name="hb", storage=storage)
-    trial = study.ask()
-    trial.suggest_float("x", 0, 1)
-    with open(marker, "w") as f:
-        f.write(str(trial.number))
-    time.sleep(120)  # killed long before
-
-
 def test_killed_worker_trial_fails_and_is_retried_once(
     make_storage: StorageFactory, tmp_path: Any
 ) -> None:
@@ -82,7 +73,7 @@ def test_killed_worker_trial_fails_and_is_retried_once(
     tunesmith.create_study(study_name="hb", storage=storage)
     marker = str(tmp_path / "started")
     proc = multiprocessing.get_context("spawn").Process(
-        target=_hang_in_a_trial, args=(pickle.dumps(storage), marker)
+        target=hang_in_a_trial, args=(pickle.dumps(storage), "hb", marker)
     )
     proc.start()
     try:
