@@ -239,6 +239,16 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             because its heartbeat stopped, e.g. :class:`RetryFailedTrialCallback`.
         max_retries: How many times a transaction that failed with a transient error is run
             again (with exponential backoff and jitter) before :class:`StorageInternalError`.
+        fsync: Which commits wait for the database server to flush them to disk.
+            ``"finish"`` (the default): on PostgreSQL, the commits that only add to a RUNNING
+            trial (creating it, its parameters, intermediate values, attributes, heartbeats)
+            do not wait (``synchronous_commit=off`` for them); finishing a trial, claims,
+            study changes and added or enqueued trials do, and each of those flushes also makes
+            every earlier commit durable. A server crash can then lose only the latest progress
+            of RUNNING trials, never a finished one, and never corrupts anything.
+            ``"always"``: every commit waits (the server's own setting). SQLite runs with
+            ``synchronous=NORMAL`` and MySQL with the server's
+            ``innodb_flush_log_at_trx_commit`` in either mode.
 
     Raises:
         StorageSchemaError: the database's schema is older than this tunesmith's (the message
@@ -265,6 +275,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         grace_period: float | None = None,
         failed_trial_callback: Callable[..., None] | None = None,
         max_retries: int = 12,
+        fsync: str = "finish",
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(
@@ -287,6 +298,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 )
         if max_retries < 0:
             raise ValueError(f"RDBStorage: `max_retries` must be >= 0, got {max_retries=}.")
+        if fsync not in ("finish", "always"):
+            raise ValueError(f'RDBStorage: `fsync` must be "finish" or "always", got {fsync=}.')
         self.url = url
         self.engine_kwargs = dict(engine_kwargs or {})
         self.skip_compatibility_check = skip_compatibility_check
@@ -298,6 +311,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         )
         self.failed_trial_callback = failed_trial_callback
         self.max_retries = max_retries
+        self.fsync = fsync
         self._setup()
         if not skip_compatibility_check:
             self._check_schema()
@@ -320,12 +334,24 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         self._pid = os.getpid()
         self._engine = self._create_engine()
         self._write_engine = self._engine.execution_options(tunesmith_write=True)
+        # PostgreSQL reads without BEGIN / COMMIT: two round trips fewer, and no weaker, since
+        # under READ COMMITTED each statement takes a new snapshot inside a transaction too.
+        # (psycopg switches autocommit on the client side; PyMySQL would send a query.)
+        self._read_engine = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._engine.dialect.name == "postgresql"
+            and "isolation_level" not in self.engine_kwargs
+            else self._engine
+        )
 
     def _create_engine(self) -> Engine:
         kwargs = dict(self.engine_kwargs)
         url = sa.engine.make_url(self._url)
         backend = url.get_backend_name()
         self._serial: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        # PostgreSQL with fsync="finish": connections commit without waiting for the WAL flush,
+        # and durable transactions turn the wait back on for themselves.
+        self._async_commits = backend == "postgresql" and self.fsync == "finish"
         if backend == "sqlite":
             memory = url.database in (None, "", ":memory:")
             connect_args = dict(kwargs.get("connect_args", {}))
@@ -336,8 +362,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 # One shared connection keeps the in-memory database alive; threads take turns.
                 kwargs.setdefault("poolclass", sa.pool.StaticPool)
                 self._serial = threading.RLock()
-        else:
-            kwargs.setdefault("pool_pre_ping", True)
+        # No pool_pre_ping: it costs a round trip per transaction, and a pooled connection the
+        # server closed fails on its first statement, which is retried on a new connection.
         if backend in ("mysql", "mariadb"):
             # No gap locks on reads: fewer deadlocks, and each statement sees the latest commits.
             kwargs.setdefault("isolation_level", "READ COMMITTED")
@@ -347,6 +373,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             raise StorageURLError(f"RDBStorage: cannot use url={self.url!r}: {exc}") from None
         if backend == "sqlite":
             _install_sqlite_hooks(engine, wal=not memory)
+        if self._async_commits:
+            _install_async_commit_hook(engine)
         return engine
 
     def __getstate__(self) -> dict[str, Any]:
@@ -358,9 +386,11 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             "grace_period": self.grace_period,
             "failed_trial_callback": self.failed_trial_callback,
             "max_retries": self.max_retries,
+            "fsync": self.fsync,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("fsync", "finish")  # pickled before the option existed
         self.__dict__.update(state)
         self._setup()
 
@@ -373,6 +403,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         fn: Callable[[Connection], _T],
         *,
         write: bool = False,
+        durable: bool = True,
         recover: Callable[[Connection], _T | None] | None = None,
     ) -> _T:
         """Run ``fn`` in one transaction; retry it on transient errors with backoff + jitter.
@@ -382,11 +413,15 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         committed; if ``fn`` is not idempotent, ``recover`` is run first in every later attempt
         and its result, if not ``None``, is returned instead of running ``fn`` again (it finds
         the rows the earlier attempt wrote, for instance by a token ``fn`` wrote with them).
+
+        A write with ``durable=False`` only adds to a RUNNING trial: with ``fsync="finish"`` its
+        commit does not wait for the server's disk flush.
         """
         if os.getpid() != self._pid:  # forked: never share the parent's pooled connections
             self._engine.dispose(close=False)
             self._pid = os.getpid()
-        engine = self._write_engine if write else self._engine
+        engine = self._write_engine if write else self._read_engine
+        flush = write and durable and self._async_commits
         delay = 0.005
         attempt = 0
         in_doubt = False
@@ -394,6 +429,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             committing = False
             try:
                 with self._serial, engine.begin() as conn:
+                    if flush:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO on")
                     if in_doubt and recover is not None:
                         done = recover(conn)
                         if done is not None:
@@ -487,6 +524,8 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         cfg = config_mod.Config(os.path.join(here, "alembic.ini"))
         cfg.set_main_option("script_location", os.path.join(here, "alembic"))
         with self._serial, self._write_engine.begin() as conn:
+            if self._async_commits:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO on")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
@@ -739,7 +778,9 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 self._insert_template_children(conn, trial_id, t)
             return trial_id, int(n) - 1
 
-        trial_id, number = self._run(create, write=True, recover=recover)
+        # A trial from a template (enqueued, added) is durable at once; a new RUNNING trial
+        # becomes durable with its worker's finish.
+        trial_id, number = self._run(create, write=True, durable=t is not None, recover=recover)
         with self._lock:
             self._trial_study[trial_id] = study_id
             if t is not None:
@@ -868,7 +909,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             )
             return study_id
 
-        study_id = self._run(write, write=True)
+        study_id = self._run(write, write=True, durable=False)
         with self._lock:
             self._study_dists.setdefault(study_id, {}).setdefault(param_name, distribution)
 
@@ -944,7 +985,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 ("value_json",),
             )
 
-        self._run(write, write=True)
+        self._run(write, write=True, durable=False)
 
     def _set_trial_attr(self, trial_id: int, key: str, value: Any, is_system: bool) -> None:
         text = json.dumps(value)
@@ -959,7 +1000,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
                 ("value_json",),
             )
 
-        self._run(write, write=True)
+        self._run(write, write=True, durable=False)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._set_trial_attr(trial_id, key, value, False)
@@ -1238,6 +1279,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             self._run(
                 lambda conn: _upsert(conn, m.trial_heartbeats, row, ("trial_id",), ("heartbeat",)),
                 write=True,
+                durable=False,
             )
         except sa.exc.IntegrityError:
             raise TrialNotFoundError(f"No trial with trial_id={trial_id}.") from None
@@ -1340,3 +1382,16 @@ def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
     def _begin(conn: Any) -> None:
         write = conn.get_execution_options().get("tunesmith_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _install_async_commit_hook(engine: Engine) -> None:
+    """PostgreSQL: this engine's sessions commit without waiting for the WAL flush (a commit is
+    visible to every session at once either way; only its durability waits for the next
+    flush, which the next durable commit forces)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("SET synchronous_commit TO off")
+        cur.close()
+        dbapi_conn.commit()

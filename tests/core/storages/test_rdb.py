@@ -340,17 +340,20 @@ def test_bad_arguments_are_named(tmp_path: pathlib.Path) -> None:
         RDBStorage(url, heartbeat_interval=1, grace_period=-1)
     with pytest.raises(ValueError, match="needs `heartbeat_interval`"):
         RDBStorage(url, grace_period=5)
+    with pytest.raises(ValueError, match="fsync='sometimes'"):
+        RDBStorage(url, fsync="sometimes")
 
 
 def test_storage_pickles_to_the_same_database(tmp_path: pathlib.Path) -> None:
     import pickle
 
-    storage = RDBStorage(f"sqlite:///{tmp_path / 'x.db'}", heartbeat_interval=2)
+    storage = RDBStorage(f"sqlite:///{tmp_path / 'x.db'}", heartbeat_interval=2, fsync="always")
     sid = storage.create_new_study([tunesmith.study.StudyDirection.MAXIMIZE], "p")
     clone = pickle.loads(pickle.dumps(storage))
     assert clone.get_study_id_from_name("p") == sid
     assert clone.get_heartbeat_interval() == 2
     assert clone.grace_period == 4
+    assert clone.fsync == "always"
 
 
 def test_is_transient_classifies_errors() -> None:
@@ -596,4 +599,55 @@ def test_optimize_with_lost_commit_replies_runs_each_trial_once(url: str) -> Non
     assert [t.number for t in trials] == list(range(12))
     assert {t.state for t in trials} == {TrialState.COMPLETE}
     assert all(set(t.params) == {"x", "n"} for t in trials)
+    storage.remove_session()
+
+
+@pytest.mark.parametrize(("fsync", "progress"), [("finish", "off"), ("always", "on")])
+def test_postgresql_commits_wait_for_the_disk_as_fsync_says(
+    postgresql_url: str, fsync: str, progress: str
+) -> None:
+    """With fsync="finish", the commits that only add to a RUNNING trial do not wait for the
+    WAL flush; finishing it, and every change of a study, do."""
+    from tunesmith.distributions import FloatDistribution
+
+    _clean(postgresql_url)
+    storage = RDBStorage(postgresql_url, fsync=fsync)
+    settings: list[str] = []
+
+    @sa.event.listens_for(storage._engine, "commit")
+    def _before_commit(conn: Any) -> None:
+        setting = conn.exec_driver_sql("SELECT current_setting('synchronous_commit')").scalar()
+        settings.append(setting)
+
+    def commits_of(call: Any) -> set[str]:
+        settings.clear()
+        call()
+        return set(settings)
+
+    minimize = [tunesmith.study.StudyDirection.MINIMIZE]
+    sid = storage.create_new_study(minimize, "durable")
+    tid = storage.create_new_trial(sid)
+    steps = {
+        "create": lambda: storage.create_new_trial(sid),
+        "param": lambda: storage.set_trial_param(tid, "x", 0.5, FloatDistribution(0, 1)),
+        "intermediate": lambda: storage.set_trial_intermediate_value(tid, 0, 1.0),
+        "attr": lambda: storage.set_trial_user_attr(tid, "a", 1),
+        "heartbeat": lambda: storage.record_heartbeat(tid),
+    }
+    assert {name: commits_of(step) for name, step in steps.items()} == {
+        name: {progress} for name in steps
+    }
+    durable = {
+        "study": lambda: storage.create_new_study(minimize, "other"),
+        "study attr": lambda: storage.set_study_user_attr(sid, "k", 1),
+        "finish": lambda: storage.set_trial_state_values(tid, TrialState.COMPLETE, [0.5]),
+        "enqueue": lambda: storage.create_new_trial(
+            sid, template_trial=tunesmith.create_trial(state=TrialState.WAITING, params={})
+        ),
+        "claim": lambda: storage.claim(sid, "grid:0", tid),
+    }
+    assert {name: commits_of(step) for name, step in durable.items()} == {
+        name: {"on"} for name in durable
+    }
+    assert storage.get_trial(tid).params == {"x": 0.5}
     storage.remove_session()
