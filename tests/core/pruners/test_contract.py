@@ -113,6 +113,53 @@ class TestDeterministicNever(PrunerContract):
         return DeterministicPruner(from_step=None)
 
 
+class _OnPersistentStorage(PrunerContract):
+    """The suite on a persistent storage, where the pruners' "nothing changed" check
+    (``get_n_trials``) goes through the storage's cache refresh."""
+
+    storage_kind: str
+
+    @pytest.fixture(autouse=True)
+    def _directory(self, tmp_path: Any) -> None:
+        self._tmp = tmp_path
+        self._n_studies = 0
+
+    def create_study(self, pruner: BasePruner, directions: Any) -> Any:
+        import tunesmith
+
+        self._n_studies += 1
+        storage: Any
+        if self.storage_kind == "sqlite":
+            storage = f"sqlite:///{self._tmp}/study{self._n_studies}.db"
+        else:
+            from tunesmith.storages.journal import JournalFileBackend, JournalStorage
+
+            path = str(self._tmp / f"journal{self._n_studies}.log")
+            storage = JournalStorage(JournalFileBackend(path))
+        return tunesmith.create_study(
+            pruner=pruner,
+            directions=list(directions),
+            storage=storage,
+            sampler=tunesmith.samplers.RandomSampler(seed=0),
+        )
+
+
+class TestMedianOnSQLite(_OnPersistentStorage):
+    storage_kind = "sqlite"
+
+    @pytest.fixture
+    def pruner(self) -> BasePruner:
+        return MedianPruner(n_startup_trials=2)
+
+
+class TestSuccessiveHalvingOnJournal(_OnPersistentStorage):
+    storage_kind = "journal"
+
+    @pytest.fixture
+    def pruner(self) -> BasePruner:
+        return SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+
+
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
 def test_deterministic_pruner_rejects_a_bad_step(bad: object) -> None:
     with pytest.raises(
