@@ -277,7 +277,8 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
         file_path: The journal file; created if missing.
         lock_obj: The lock that serialises appends; default :class:`JournalFileOpenLock`
             (works on NFS). :class:`JournalFileFlockLock` is faster on a local disk.
-        fsync: When an append is flushed to disk (``fdatasync``) before the lock is released.
+        fsync: Which appends are flushed to disk (``fdatasync``) before they return (the flush
+            runs after the append lock is released, so other processes append meanwhile).
             ``"finish"`` (default): appends that finish a trial, claim or pop a trial, add a
             finished or enqueued trial, or change a study are flushed; appends that only add to a
             RUNNING trial (its creation, parameters, intermediate values, attributes,
@@ -422,6 +423,7 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
     # -- writing ------------------------------------------------------------------------------
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         data = b"".join(_encode(log) for log in logs)
+        flush = self._fsync == "always" or (self._fsync == "finish" and _needs_flush(logs))
         self._lock.acquire()
         try:
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -432,12 +434,23 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                if self._fsync == "always" or (self._fsync == "finish" and _needs_flush(logs)):
-                    _datasync(fd)
             finally:
+                # Closing hands the data to the NFS server (close-to-open), so the next holder
+                # of the lock, on any host, appends after it.
                 os.close(fd)
         finally:
             self._lock.release()
+        if flush:
+            # Flushed after the lock is released: other processes append meanwhile instead of
+            # waiting for this disk flush, and flushes that overlap share the file system's
+            # journal commit. Nothing is weaker: the caller still returns only once its record
+            # is on disk, and a flush writes out every record appended before it, so whatever
+            # another process flushes after reading this record makes this record durable too.
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND)
+            try:
+                _datasync(fd)
+            finally:
+                os.close(fd)
 
     # -- snapshots ----------------------------------------------------------------------------
     @property

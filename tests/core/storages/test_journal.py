@@ -4,7 +4,6 @@ from collections.abc import Callable, Iterator
 import json
 import multiprocessing
 import os
-import pickle
 import socket
 import threading
 import time
@@ -25,7 +24,7 @@ from tunesmith.storages.journal import (
     JournalRedisBackend,
     JournalStorage,
 )
-from tunesmith.testing.storage import StorageContract
+from tunesmith.testing.storage import StorageContract, optimize_worker
 from tunesmith.trial import TrialState
 
 REDIS_URL = os.environ.get("TUNESMITH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -152,23 +151,14 @@ class TestJournalOnAMinimalBackend(StorageContract):
 
 
 # == several processes ============================================================================
-def _worker(payload: bytes, study_name: str, n_trials: int) -> None:
-    storage = pickle.loads(payload)
-    tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
-    study = tunesmith.load_study(
-        study_name=study_name, storage=storage, sampler=tunesmith.samplers.RandomSampler(seed=1)
-    )
-    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=n_trials)
-
-
 def test_four_processes_share_one_study(make_backend: Callable[[], BaseJournalBackend]) -> None:
     storage = JournalStorage(make_backend())
     tunesmith.create_study(study_name="mp", storage=storage)
     n_procs, per_proc = 4, 250
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_worker, args=(pickle.dumps(storage), "mp", per_proc))
-        for _ in range(n_procs)
+        ctx.Process(target=optimize_worker, args=(storage, "mp", per_proc, seed))
+        for seed in range(n_procs)
     ]
     for p in procs:
         p.start()
