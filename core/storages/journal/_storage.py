@@ -29,6 +29,9 @@ _logger = _logging.get_logger(__name__)
 
 #: How long a writer waits to read back its own operation before giving up.
 _READ_BACK_TIMEOUT = 60.0
+#: The first read of a trial this object has just created is answered from its own replay for
+#: this long, without reading the log: only the creating worker writes to a new RUNNING trial.
+_FRESH_SECONDS = 1.0
 
 
 def _positive(name: str, value: Any, *, allow_none: bool = True) -> float | None:
@@ -157,6 +160,7 @@ class JournalStorage(BaseStorage, BaseHeartbeat):
         self._new_worker()
         self._outcomes: dict[int, tuple[Any, BaseException | None]] = {}
         self._snapshot_due = False
+        self._fresh: tuple[int, float] | None = None  # (trial id, monotonic creation time)
         with self._lock:
             if self._snapshot_interval is not None:
                 self._load_snapshot()
@@ -355,7 +359,11 @@ class JournalStorage(BaseStorage, BaseHeartbeat):
             _json_value("create_new_trial (user_attrs)", template["user_attrs"])
             _json_value("create_new_trial (system_attrs)", template["system_attrs"])
             op["template"] = template
-        return int(self._write(op))
+        trial_id = int(self._write(op))
+        if template_trial is None:
+            # Study.ask reads the new trial right away: that read needs no round trip.
+            self._fresh = (trial_id, time.monotonic())
+        return trial_id
 
     def set_trial_param(
         self,
@@ -452,6 +460,14 @@ class JournalStorage(BaseStorage, BaseHeartbeat):
                 t = None
             if t is not None and t._sealed:
                 return t  # finished trials never change: no need to look at the log
+            fresh, self._fresh = self._fresh, None
+            if (
+                t is not None
+                and fresh is not None
+                and fresh[0] == trial_id
+                and time.monotonic() - fresh[1] < _FRESH_SECONDS
+            ):
+                return self._state.get_trial(trial_id)
             self._sync()
             return self._state.get_trial(trial_id)
 

@@ -134,6 +134,33 @@ class _ListBackend(BaseJournalBackend):
             self.logs.extend(json.dumps(log) for log in logs)
 
 
+def test_a_new_trial_is_read_back_without_reading_the_log() -> None:
+    """Study.ask reads the trial it has just created: answered from this object's replay; any
+    later read of the RUNNING trial reads the log (another worker may have written to it)."""
+    backend = _ListBackend()
+    reads = []
+    read_logs = backend.read_logs
+    backend.read_logs = lambda n: reads.append(n) or read_logs(n)  # type: ignore[method-assign]
+    storage = JournalStorage(backend)
+    sid = storage.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "fresh")
+    tid = storage.create_new_trial(sid)
+    before = len(reads)
+    trial = storage.get_trial(tid)
+    assert len(reads) == before
+    assert (trial.number, trial.state, trial.params) == (0, TrialState.RUNNING, {})
+    # Another storage object on the same log writes to the trial: the next read sees it.
+    JournalStorage(backend).set_trial_user_attr(tid, "by", "other")
+    assert storage.get_trial(tid).user_attrs == {"by": "other"}
+    assert len(reads) > before
+    # A trial from a template (enqueued, added) is read from the log as before.
+    waiting = storage.create_new_trial(
+        sid, template_trial=tunesmith.create_trial(state=TrialState.WAITING, params={})
+    )
+    before = len(reads)
+    assert storage.get_trial(waiting).state is TrialState.WAITING
+    assert len(reads) == before + 1
+
+
 class TestJournalOnAMinimalBackend(StorageContract):
     """The whole contract holds over any two-method backend."""
 
