@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -103,9 +104,11 @@ def _sigmas(
 ) -> np.ndarray:
     """Bandwidths by the distance to the neighbouring observations, per dimension (row)."""
     d, n = mus.shape
-    count = valid.sum(axis=1)
     if n == 0:
         return np.empty((d, 0))
+    if valid.all():
+        return _sigmas_dense(mus, a, b, params)
+    count = valid.sum(axis=1)
     filled = np.where(valid, mus, np.inf)
     order = np.argsort(filled, axis=1, kind="stable")
     rows = np.arange(d)[:, None]
@@ -135,6 +138,47 @@ def _sigmas(
         min_sig = np.full(d, EPS)
     sig = np.minimum(np.maximum(sig, min_sig[:, None]), span[:, None])
     return np.where(valid, sig, 1.0)
+
+
+def _sigmas_dense(
+    mus: np.ndarray, a: np.ndarray, b: np.ndarray, params: ParzenEstimatorParameters
+) -> np.ndarray:
+    """:func:`_sigmas` when every observation is valid (the common case, and the joint
+    model's only one): no padding, and the clip is applied before scattering back."""
+    d, n = mus.shape
+    # Flat indices: one-dimensional take/put are much cheaper than their 2-d counterparts.
+    flat = (np.argsort(mus, axis=1) + (np.arange(d) * n)[:, None]).ravel()
+    ext = np.empty((d, n + 2))
+    ext[:, 0] = a
+    ext[:, 1:-1] = mus.ravel().take(flat).reshape(d, n)
+    ext[:, -1] = b
+    gaps = np.diff(ext, axis=1)
+    sig_sorted = np.maximum(gaps[:, :-1], gaps[:, 1:])
+    if not params.consider_endpoints and n >= 2:
+        sig_sorted[:, 0] = gaps[:, 1]
+        sig_sorted[:, -1] = gaps[:, -2]
+    span = b - a
+    if params.consider_magic_clip:
+        n_kernels = n + (1 if params.consider_prior else 0)
+        min_sig = span / min(100.0, 1.0 + n_kernels)
+    else:
+        min_sig = np.full(d, EPS)
+    np.clip(sig_sorted, min_sig[:, None], span[:, None], out=sig_sorted)
+    sig = np.empty(d * n)
+    sig[flat] = sig_sorted.ravel()
+    return sig.reshape(d, n)
+
+
+def _log_trunc_norm(z_lo: np.ndarray, z_hi: np.ndarray) -> np.ndarray:
+    """``log(Phi(z_hi) - Phi(z_lo))`` for kernels whose mean lies between the bounds
+    (``z_lo <= 0 <= z_hi``), computed only where a bound is near enough to matter."""
+    out = np.zeros(z_lo.shape)
+    near = (z_lo > -8.5) | (z_hi < 8.5)
+    if near.all():
+        return np.log(ndtr(z_hi) - ndtr(z_lo))
+    if near.any():
+        out[near] = np.log(ndtr(z_hi[near]) - ndtr(z_lo[near]))
+    return out
 
 
 class NumericKernels:
@@ -167,16 +211,18 @@ class NumericKernels:
         self.log = np.array([s.log for s in specs], dtype=bool)
         self.is_int = np.array([s.is_int for s in specs], dtype=bool)
         self.disc = self.step > 0
+        dense = bool(valid.all())
         t = values
         if self.log.any():
             t = values.copy()
             lg = self.log
-            t[lg] = np.log(np.where(valid[lg], values[lg], 1.0))
-        t = np.where(valid, t, self.a[:, None])
+            t[lg] = np.log(values[lg] if dense else np.where(valid[lg], values[lg], 1.0))
+        if not dense:
+            t = np.where(valid, t, self.a[:, None])
         sig = _sigmas(t, valid, self.a, self.b, params)
         count = valid.sum(axis=1)
         use_prior = params.consider_prior or bool(np.any(count == 0))
-        w = np.where(valid, weights, 0.0)
+        w = weights if dense else np.where(valid, weights, 0.0)
         if use_prior:
             prior_w = np.where(
                 count == 0, 1.0, params.prior_weight if params.consider_prior else 0.0
@@ -190,14 +236,35 @@ class NumericKernels:
         self.mu = t
         self.sigma = sig
         self.weights = w
-        self.log_w = np.log(w)
         self.inv_sigma = 1.0 / sig
         # Means lie inside [a, b] and widths are at most b - a, so the truncated mass is at
         # least Phi(0.5) - Phi(-0.5) and the plain difference is accurate.
-        self.log_norm = np.log(
-            ndtr((self.b[:, None] - t) * self.inv_sigma)
-            - ndtr((self.a[:, None] - t) * self.inv_sigma)
+        self.log_norm = _log_trunc_norm(
+            (self.a[:, None] - t) * self.inv_sigma, (self.b[:, None] - t) * self.inv_sigma
         )
+
+    @functools.cached_property
+    def log_w(self) -> np.ndarray:
+        """``(d, K)`` log weights (computed on first use: the joint model needs one row)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.weights)
+
+    def joint_log_weights(self) -> np.ndarray:
+        """``(K,)`` log weights of the product kernels (every row is the same in a joint
+        model)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.weights[0])
+
+    def _log_scale_sum(self, cont: np.ndarray) -> np.ndarray:
+        """``(K,)``: the sum over the continuous dimensions ``cont`` of each kernel's
+        ``log(1 / sigma) - log_norm``, with one logarithm per kernel where the product of the
+        widths stays in floating-point range."""
+        prod = np.prod(self.sigma[cont], axis=0)
+        if np.all(np.isfinite(prod)) and np.all(prod > 1e-290):
+            log_sig = np.log(prod)
+        else:
+            log_sig = np.sum(np.log(self.sigma[cont]), axis=0)
+        return -log_sig - np.sum(self.log_norm[cont], axis=0)
 
     # -- sampling ----------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, kernel: np.ndarray) -> np.ndarray:
@@ -285,15 +352,12 @@ class NumericKernels:
             t = self._transform(x[cont], cont) - center[:, None]
             mu = self.mu[cont] - center[:, None]
             s2 = self.inv_sigma[cont] ** 2
-            # einsum rather than BLAS: the products are small, and a threaded BLAS costs more
-            # in start-up than the arithmetic on a busy machine.
-            quad = (
-                np.einsum("dc,dk->ck", t * t, s2)
-                - 2.0 * np.einsum("dc,dk->ck", t, mu * s2)
-                + np.sum(mu * mu * s2, axis=0)
-            )
+            # Both contractions in one matrix product: [t^2, t] @ [s2; -2 mu s2].
+            lhs = np.concatenate([t * t, t], axis=0).T
+            rhs = np.concatenate([s2, -2.0 * mu * s2], axis=0)
+            quad = lhs @ rhs + np.sum(mu * mu * s2, axis=0)
             total += -0.5 * np.maximum(quad, 0.0)
-            total += np.sum(np.log(self.inv_sigma[cont]) - self.log_norm[cont], axis=0)
+            total += self._log_scale_sum(cont)
         for j in np.flatnonzero(self.disc):
             table, inv_x, inv_k = self._unique_masses(int(j), x[j])
             total += table[np.ix_(inv_x, inv_k)]
