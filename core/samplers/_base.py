@@ -41,6 +41,12 @@ class BaseSampler(abc.ABC):
     (the value the objective sees).
     """
 
+    # True for a sampler that has no relative step and whose ``sample_independent`` returns
+    # ``from_unit(distribution, unit(self._seed, trial.number, name))``, reading nothing else
+    # (RandomSampler): a trial then computes that value itself, without the call and without
+    # asking the pruner for the sampler's view of the study.
+    _independent_by_unit: bool = False
+
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
@@ -79,14 +85,18 @@ class BaseSampler(abc.ABC):
         """Give the sampler fresh randomness (called for each worker process of a parallel run)."""
 
     def _has_relative(self) -> bool:
-        cls = type(self)
-        return (
-            cls.infer_relative_search_space is not BaseSampler.infer_relative_search_space
-            or cls.sample_relative is not BaseSampler.sample_relative
-        )
+        return overrides_relative(type(self))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def overrides_relative(cls: type[BaseSampler]) -> bool:
+    """Whether sampler class ``cls`` has a relative step (overrides either relative method)."""
+    return (
+        cls.infer_relative_search_space is not BaseSampler.infer_relative_search_space
+        or cls.sample_relative is not BaseSampler.sample_relative
+    )
 
 
 def from_unit(dist: BaseDistribution, u: float) -> Any:
@@ -94,26 +104,38 @@ def from_unit(dist: BaseDistribution, u: float) -> Any:
 
     Random and quasi-random samplers share this mapping, so equal ``u`` give equal values.
     """
-    if isinstance(dist, FloatDistribution):
-        low, high = dist.low, dist.high
-        if dist.log:
+    cls = type(dist)  # the exact type first: isinstance on these ABCs is slow when it fails
+    if (
+        cls is not FloatDistribution
+        and cls is not IntDistribution
+        and cls is not CategoricalDistribution
+    ):
+        cls = next((c for c in _DIST_TYPES if isinstance(dist, c)), cls)
+    if cls is FloatDistribution:
+        low, high = dist.low, dist.high  # type: ignore[attr-defined]
+        if dist.log:  # type: ignore[attr-defined]
             return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-        if dist.step is None:
+        step = dist.step  # type: ignore[attr-defined]
+        if step is None:
             return low + u * (high - low)
-        n = round((high - low) / dist.step) + 1
-        return min(low + min(int(u * n), n - 1) * dist.step, high)
-    if isinstance(dist, IntDistribution):
-        low, high = dist.low, dist.high
-        if dist.log:
+        n = round((high - low) / step) + 1
+        return min(low + min(int(u * n), n - 1) * step, high)
+    if cls is IntDistribution:
+        low, high = dist.low, dist.high  # type: ignore[attr-defined]
+        if dist.log:  # type: ignore[attr-defined]
             lo, hi = math.log(low - 0.5), math.log(high + 0.5)
             v = round(math.exp(lo + u * (hi - lo)))
             return min(max(v, low), high)
-        n = (high - low) // dist.step + 1
-        return low + min(int(u * n), n - 1) * dist.step
-    if isinstance(dist, CategoricalDistribution):
-        n = len(dist.choices)
-        return dist.choices[min(int(u * n), n - 1)]
+        n = (high - low) // dist.step + 1  # type: ignore[attr-defined]
+        return low + min(int(u * n), n - 1) * dist.step  # type: ignore[attr-defined]
+    if cls is CategoricalDistribution:
+        choices = dist.choices  # type: ignore[attr-defined]
+        n = len(choices)
+        return choices[min(int(u * n), n - 1)]
     raise TypeError(f"from_unit: unknown distribution {dist!r}.")
+
+
+_DIST_TYPES = (FloatDistribution, IntDistribution, CategoricalDistribution)
 
 
 def process_constraints_after_trial(
