@@ -1201,13 +1201,18 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             where = sa.and_(t.study_id == study_id, changed)
 
             def read(conn: Connection) -> tuple[list[Any], _Children] | None:
-                n = conn.execute(_Q_COUNTER, {"sid": study_id}).scalar()
-                if n is None:
-                    raise StudyNotFoundError(f"No study with study_id={study_id}.")
-                if n == known and not unfinished:
-                    return None  # the common case between two finished trials: one tiny query
+                if not unfinished:
+                    n = conn.execute(_Q_COUNTER, {"sid": study_id}).scalar()
+                    if n is None:
+                        raise StudyNotFoundError(f"No study with study_id={study_id}.")
+                    if n == known:
+                        return None  # the common case between two finished trials
                 rows = conn.execute(sa.select(*_TRIAL_COLS).where(where)).all()
                 if not rows:
+                    if unfinished:
+                        # Trials are deleted only with their study: the unfinished trials
+                        # this object saw are gone, so the study is (no counter query needed).
+                        raise StudyNotFoundError(f"No study with study_id={study_id}.")
                     return None
                 ids = sa.select(t.trial_id).where(where)
                 return list(rows), self._read_children(conn, ids)

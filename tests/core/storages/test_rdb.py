@@ -443,6 +443,15 @@ def test_reads_fetch_only_what_changed(tmp_path: pathlib.Path) -> None:
     # finished trials.
     assert len(selects) == 3
     assert all("number >=" in s for s in selects if "ts_trials" in s)
+    # Trial 3 is RUNNING: a read re-reads it (and anything newer) without asking the counter,
+    # since the rows it reads show whether the study still exists.
+    statements.clear()
+    assert [t.state for t in storage.get_all_trials(sid)][-1] is TrialState.RUNNING
+    selects = [s for s in statements if s.startswith("SELECT")]
+    assert len(selects) == 2 and not any("n_trials" in s for s in selects)
+    RDBStorage(f"sqlite:///{tmp_path / 'x.db'}").delete_study(sid)  # by another worker
+    with pytest.raises(tunesmith.exceptions.StudyNotFoundError):
+        storage.get_all_trials(sid)
 
 
 def test_a_second_storage_object_sees_every_change(url: str) -> None:
