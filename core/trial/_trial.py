@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import copy
 import datetime
 import math
@@ -91,6 +91,10 @@ class Trial(BaseTrial):
         old = cache._distributions.get(name)
         if old is not None:
             return self._resuggest(name, old, distribution)
+        facts = _facts.get(id(distribution))
+        if facts is None or facts[0] is not distribution:
+            facts = _learn(distribution)
+        external: Any = _UNSET
         fixed = cache._system_attrs.get(FIXED_PARAMS_KEY)
         if fixed is not None and name in fixed:
             value = fixed[name]
@@ -101,7 +105,7 @@ class Trial(BaseTrial):
                     UserWarning,
                     stacklevel=3,
                 )
-        elif _ranged.get(id(distribution)) is not distribution and _single(distribution):
+        elif facts[1]:
             # a categorical's only choice has index 0; numeric distributions hold only `low`
             value = distribution.to_external_repr(getattr(distribution, "low", 0.0))
         else:
@@ -110,20 +114,22 @@ class Trial(BaseTrial):
                 rel = self._init_relative()
             if rel and name in rel and self._relative_space.get(name) == distribution:
                 value = rel[name]
-            elif self._by_unit:
+            elif self._by_unit and facts[2] is not None:
+                # The value as stored, computed here (BaseSampler._independent_by_unit).
                 seed = self.study.sampler._seed  # type: ignore[attr-defined]
-                value = _samplers_base.from_unit(distribution, unit(seed, cache._number, name))
+                external = facts[2](unit(seed, cache._number, name))
             else:
                 view = self._sampler_view
                 if view is None:
                     view = self._sampler_study()
                 value = self.study.sampler.sample_independent(view, cache, name, distribution)
-        internal = distribution.to_internal_repr(value)
-        external = distribution.to_external_repr(internal)
+        if external is _UNSET:
+            external = distribution.to_external_repr(distribution.to_internal_repr(value))
         live = self._live
         if live is not None:  # the storage writes the record that is ``cache``
             self.study._storage._set_live_param(live, cache, name, external, distribution)  # type: ignore[attr-defined]
         else:
+            internal = distribution.to_internal_repr(external)
             self.study._storage.set_trial_param(self._trial_id, name, internal, distribution)
             cache._params[name] = external
             cache._distributions[name] = distribution
@@ -269,18 +275,25 @@ class Trial(BaseTrial):
 
 _NO_SPACE: dict[str, BaseDistribution] = {}  # shared, never written
 
-# Distributions that hold more than one value, by id (the objects are the shared ones that
-# ``suggest_*`` reuse, so this spares a ``single()`` call on every suggestion).
-_ranged: dict[int, BaseDistribution] = {}
+# What a suggestion needs to know of a distribution, by id: the objects are the shared ones that
+# ``suggest_*`` reuse, so this is worked out once per distribution, not on every suggestion.
+_facts: dict[int, tuple[BaseDistribution, bool, Callable[[float], Any] | None]] = {}
+_UNSET = object()
 
 
-def _single(distribution: BaseDistribution) -> bool:
-    if distribution.single():
-        return True
-    if len(_ranged) >= 4096:
-        _ranged.clear()
-    _ranged[id(distribution)] = distribution  # kept alive, so its id is not reused
-    return False
+def _learn(
+    distribution: BaseDistribution,
+) -> tuple[BaseDistribution, bool, Callable[[float], Any] | None]:
+    """Whether ``distribution`` holds one value, and its unit drawer (None if it has none)."""
+    try:
+        draw: Callable[[float], Any] | None = _samplers_base.unit_drawer(distribution)
+    except TypeError:  # a kind of distribution that from_unit does not know
+        draw = None
+    facts = (distribution, distribution.single(), draw)
+    if len(_facts) >= 4096:
+        _facts.clear()
+    _facts[id(distribution)] = facts  # keeps it alive, so its id is not reused
+    return facts
 
 
 def _as_float(v: Any, name: str) -> float:
