@@ -18,6 +18,8 @@ import logging
 from logging import CRITICAL, DEBUG, ERROR, FATAL, INFO, WARN, WARNING
 import sys
 import threading
+import time
+from typing import Any
 
 __all__ = [
     "CRITICAL",
@@ -38,7 +40,8 @@ __all__ = [
 
 _ROOT = "tunesmith"
 _lock = threading.Lock()
-_handler: logging.Handler | None = None
+_handler: logging.StreamHandler | None = None  # type: ignore[type-arg]
+_formatter = logging.Formatter("[%(levelname)s %(asctime)s] %(message)s")
 
 
 def _root() -> logging.Logger:
@@ -51,12 +54,65 @@ def _configure() -> None:
         if _handler is not None:
             return
         _handler = logging.StreamHandler(sys.stderr)
-        _handler.setFormatter(logging.Formatter("[%(levelname)s %(asctime)s] %(message)s"))
+        _handler.setFormatter(_formatter)
         _handler.flush = sys.stderr.flush  # type: ignore[method-assign]
         root = _root()
         root.addHandler(_handler)
         root.setLevel(INFO)
         root.propagate = False
+
+
+# The local time of the last second a line was written in, as the formatter writes it.
+_second: list[Any] = [None, ""]
+
+
+def _info(logger: logging.Logger, message: str) -> None:
+    """``logger.info(message)``, for a message the caller knows INFO lets through.
+
+    With the default set-up (the only handler is the default one, with its formatter, and
+    nothing filters or changes records), the line the handler would print is written directly:
+    the same text, without building a :class:`logging.LogRecord` and walking the logger tree.
+    This is the one line per finished trial, so it is worth it. Any other set-up (a handler or a
+    filter added, propagation on, a record factory or logger class of one's own) takes the
+    ordinary ``logger.info`` path.
+    """
+    h = _handler
+    root = logger.parent
+    if (
+        h is None
+        or type(logger) is not logging.Logger
+        or logger.handlers
+        or logger.filters
+        or logger.disabled
+        or not logger.propagate
+        or root is None
+        or root.name != _ROOT
+        or root.propagate
+        or root.handlers != [h]
+        or h.filters
+        or h.level > INFO
+        or h.formatter is not _formatter
+        or _formatter.datefmt is not None
+        or logging.getLogRecordFactory() is not logging.LogRecord
+    ):
+        logger.info(message)
+        return
+    ct = time.time()
+    sec = int(ct)
+    cached = _second
+    if cached[0] != sec:
+        cached[1] = time.strftime(_formatter.default_time_format, _formatter.converter(ct))
+        cached[0] = sec
+    line = f"[INFO {cached[1]},{int((ct - sec) * 1000):03d}] {message}\n"
+    h.acquire()
+    try:
+        h.stream.write(line)
+        h.flush()
+    except Exception:
+        h.release()
+        logger.info(message)  # the handler reports the error its own way
+        return
+    h.release()
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 import warnings
 
 from tunesmith._keys import CONSTRAINTS_KEY
@@ -40,6 +40,12 @@ class BaseSampler(abc.ABC):
     snapshots and never write trials. Values are returned in the *external* representation
     (the value the objective sees).
     """
+
+    # True for a sampler that has no relative step and whose ``sample_independent`` returns
+    # ``from_unit(distribution, unit(self._seed, trial.number, name))``, reading nothing else
+    # (RandomSampler): a trial then computes that value itself, without the call and without
+    # asking the pruner for the sampler's view of the study.
+    _independent_by_unit: bool = False
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -79,14 +85,18 @@ class BaseSampler(abc.ABC):
         """Give the sampler fresh randomness (called for each worker process of a parallel run)."""
 
     def _has_relative(self) -> bool:
-        cls = type(self)
-        return (
-            cls.infer_relative_search_space is not BaseSampler.infer_relative_search_space
-            or cls.sample_relative is not BaseSampler.sample_relative
-        )
+        return overrides_relative(type(self))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def overrides_relative(cls: type[BaseSampler]) -> bool:
+    """Whether sampler class ``cls`` has a relative step (overrides either relative method)."""
+    return (
+        cls.infer_relative_search_space is not BaseSampler.infer_relative_search_space
+        or cls.sample_relative is not BaseSampler.sample_relative
+    )
 
 
 def from_unit(dist: BaseDistribution, u: float) -> Any:
@@ -94,26 +104,101 @@ def from_unit(dist: BaseDistribution, u: float) -> Any:
 
     Random and quasi-random samplers share this mapping, so equal ``u`` give equal values.
     """
-    if isinstance(dist, FloatDistribution):
-        low, high = dist.low, dist.high
-        if dist.log:
-            return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-        if dist.step is None:
-            return low + u * (high - low)
-        n = round((high - low) / dist.step) + 1
-        return min(low + min(int(u * n), n - 1) * dist.step, high)
-    if isinstance(dist, IntDistribution):
-        low, high = dist.low, dist.high
-        if dist.log:
-            lo, hi = math.log(low - 0.5), math.log(high + 0.5)
-            v = round(math.exp(lo + u * (hi - lo)))
-            return min(max(v, low), high)
-        n = (high - low) // dist.step + 1
-        return low + min(int(u * n), n - 1) * dist.step
-    if isinstance(dist, CategoricalDistribution):
-        n = len(dist.choices)
-        return dist.choices[min(int(u * n), n - 1)]
-    raise TypeError(f"from_unit: unknown distribution {dist!r}.")
+    return _unit_maps(dist)[0](u)
+
+
+def unit_drawer(dist: BaseDistribution) -> Callable[[float], Any]:
+    """``u -> dist.to_external_repr(dist.to_internal_repr(from_unit(dist, u)))``: the value a
+    trial stores for ``from_unit(dist, u)``, with the conversions worked out once per
+    distribution (most of them change nothing)."""
+    return _unit_maps(dist)[1]
+
+
+# id(distribution) -> (distribution, its from_unit map, its drawer). Objectives suggest the same
+# (shared) distribution objects trial after trial, so each is worked out once.
+_maps: dict[int, tuple[BaseDistribution, Callable[[float], Any], Callable[[float], Any]]] = {}
+_EXACT_INT = 2**53  # integers up to this size survive the float internal representation
+
+
+def _unit_maps(dist: BaseDistribution) -> tuple[Callable[[float], Any], Callable[[float], Any]]:
+    entry = _maps.get(id(dist))
+    if entry is not None and entry[0] is dist:
+        return entry[1], entry[2]
+    cls = type(dist)  # the exact type first: isinstance on these ABCs is slow when it fails
+    if (
+        cls is not FloatDistribution
+        and cls is not IntDistribution
+        and cls is not CategoricalDistribution
+    ):
+        cls = next((c for c in _DIST_TYPES if isinstance(dist, c)), cls)
+    fn: Callable[[float], Any]
+    draw: Callable[[float], Any] | None = None
+    if cls is FloatDistribution:
+        d = cast(FloatDistribution, dist)
+        low, high, step = d.low, d.high, d.step
+        if d.log:
+            lo = math.log(low)
+            span = math.log(high) - lo
+
+            def fn(u: float) -> Any:
+                return math.exp(lo + u * span)
+
+        elif step is None:
+            width = high - low
+
+            def fn(u: float) -> Any:
+                return low + u * width
+
+        else:
+            n = round((high - low) / step) + 1
+
+            def fn(u: float) -> Any:
+                return min(low + min(int(u * n), n - 1) * step, high)
+
+        draw = fn  # float in, the same float out
+    elif cls is IntDistribution:
+        i = cast(IntDistribution, dist)
+        ilow, ihigh, istep = i.low, i.high, i.step
+        if i.log:
+            lo = math.log(ilow - 0.5)
+            span = math.log(ihigh + 0.5) - lo
+
+            def fn(u: float) -> Any:
+                return min(max(round(math.exp(lo + u * span)), ilow), ihigh)
+
+        else:
+            n = (ihigh - ilow) // istep + 1
+
+            def fn(u: float) -> Any:
+                return ilow + min(int(u * n), n - 1) * istep
+
+        if max(-ilow, ihigh) <= _EXACT_INT:
+            draw = fn
+    elif cls is CategoricalDistribution:
+        choices = cast(CategoricalDistribution, dist).choices
+        n = len(choices)
+        stored = [dist.to_external_repr(dist.to_internal_repr(c)) for c in choices]
+
+        def fn(u: float) -> Any:
+            return choices[min(int(u * n), n - 1)]
+
+        def draw(u: float) -> Any:
+            return stored[min(int(u * n), n - 1)]
+
+    else:
+        raise TypeError(f"from_unit: unknown distribution {dist!r}.")
+    if draw is None:
+
+        def draw(u: float) -> Any:
+            return dist.to_external_repr(dist.to_internal_repr(fn(u)))
+
+    if len(_maps) >= 4096:
+        _maps.clear()
+    _maps[id(dist)] = (dist, fn, draw)  # keeps dist alive, so its id is not reused
+    return fn, draw
+
+
+_DIST_TYPES = (FloatDistribution, IntDistribution, CategoricalDistribution)
 
 
 def process_constraints_after_trial(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.samplers._base import BaseSampler, from_unit
+from tunesmith.samplers._base import BaseSampler, from_unit, overrides_relative
 from tunesmith.samplers._rng import fresh_seed, unit
 
 if TYPE_CHECKING:
@@ -29,6 +29,14 @@ class RandomSampler(BaseSampler):
         5
     """
 
+    _independent_by_unit = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.sample_independent is RandomSampler.sample_independent
+        if not own or overrides_relative(cls):
+            cls._independent_by_unit = False
+
     def __init__(self, seed: int | None = None) -> None:
         if seed is not None and not isinstance(seed, int):
             raise TypeError(f"RandomSampler: `seed` must be an int or None, got seed={seed!r}.")
@@ -44,4 +52,4 @@ class RandomSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        return from_unit(param_distribution, unit(self._seed, trial.number, param_name))
+        return from_unit(param_distribution, unit(self._seed, trial._number, param_name))

@@ -32,27 +32,85 @@ _M64 = (1 << 64) - 1
 _name_hashes: dict[str, int] = {}
 
 
-def _mix64(z: int) -> int:
-    """SplitMix64's finaliser: a bijective scramble of a 64-bit integer."""
-    z = (z + 0x9E3779B97F4A7C15) & _M64
+def _unit_one(seed: int, h: int, number: int) -> float:
+    # hash() of a tuple of ints is the same in every process (unlike str hashes); one SplitMix64
+    # round (SplitMix64's finaliser, a bijective scramble of 64 bits) mixes its bits.
+    z = (hash((seed, h, number)) + 0x9E3779B97F4A7C15) & _M64  # the hash taken mod 2**64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
+    return ((z ^ (z >> 31)) >> 11) * _SCALE
+
+
+# `unit` for a whole block of trial numbers at once, with numpy: the same values, computed
+# exactly (uint64 arithmetic wraps mod 2**64, and the tuple hash is CPython's, written out),
+# for a small part of the cost of computing them one by one in Python integers. A block is
+# checked against `_unit_one` when it is made; if the two ever differ (another Python), the
+# blocks are switched off and every value is computed one by one.
+_BLOCK = 256
+_blocks: dict[str, tuple[int, int, list[float]]] = {}  # name -> (seed, block number, units)
+_blocks_ok = [True]
+_XXPRIME_1 = 11400714785074694791
+_XXPRIME_2 = 14029467366897019727
+_XXPRIME_5 = 2870177450012600261
+
+
+def _tuple_hash_head(*lanes: int) -> int:
+    """CPython's tuple hash accumulator after ``lanes`` (the hashes of the first items)."""
+    acc = _XXPRIME_5
+    for lane in lanes:
+        acc = (acc + (lane & _M64) * _XXPRIME_2) & _M64
+        acc = ((acc << 31) | (acc >> 33)) & _M64
+        acc = (acc * _XXPRIME_1) & _M64
+    return acc
+
+
+def _unit_block(seed: int, h: int, block: int) -> list[float] | None:
+    import numpy as np
+
+    first = block * _BLOCK
+    u64 = np.uint64
+    acc = u64(_tuple_hash_head(hash(seed), hash(h)))
+    lane = np.arange(first, first + _BLOCK, dtype=np.uint64)  # hash(n) == n for these n
+    with np.errstate(over="ignore"):
+        a = acc + lane * u64(_XXPRIME_2)
+        a = (a << u64(31)) | (a >> u64(33))
+        a = a * u64(_XXPRIME_1) + u64(3 ^ (_XXPRIME_5 ^ 3527539))
+        a[a == u64(_M64)] = u64(1546275796)  # CPython never returns -1 as a hash
+        z = a + u64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> u64(30))) * u64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> u64(27))) * u64(0x94D049BB133111EB)
+        z = (z ^ (z >> u64(31))) >> u64(11)
+    units: list[float] = (z.astype(np.float64) * _SCALE).tolist()
+    last = first + _BLOCK - 1
+    if units[0] != _unit_one(seed, h, first) or units[-1] != _unit_one(seed, h, last):
+        _blocks_ok[0] = False
+        return None
+    return units
 
 
 def unit(seed: int, number: int, name: str) -> float:
     """A uniform float in ``[0, 1)`` determined by ``seed``, a trial number and a parameter name.
 
-    Cheap enough to call for every parameter of every trial (no generator is built).
+    Cheap enough to call for every parameter of every trial: values come from a block computed
+    for the next trial numbers at once (no generator is built).
     """
     h = _name_hashes.get(name)
     if h is None:
         h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
         if len(_name_hashes) < 100_000:
             _name_hashes[name] = h
-    # hash() of a tuple of ints is the same in every process (unlike str hashes); one SplitMix64
-    # round turns it into well-mixed bits.
-    return (_mix64(hash((seed, h, number)) & _M64) >> 11) * _SCALE
+    block = number // _BLOCK
+    cached = _blocks.get(name)
+    if cached is not None and cached[1] == block and cached[0] == seed:
+        return cached[2][number - block * _BLOCK]
+    # A new block only for the names already in the table, or while it is small: it never
+    # churns, so a study with many names costs at most one value computed one by one.
+    if _blocks_ok[0] and (cached is not None or len(_blocks) < 256) and 0 <= number < (1 << 60):
+        units = _unit_block(seed, h, block)
+        if units is not None:
+            _blocks[name] = (seed, block, units)
+            return units[number - block * _BLOCK]
+    return _unit_one(seed, h, number)
 
 
 def trial_rng(seed: int, number: int, *salt: object) -> np.random.Generator:

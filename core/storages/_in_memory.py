@@ -15,7 +15,7 @@ from tunesmith.exceptions import (
     TrialNotFoundError,
     UpdateFinishedTrialError,
 )
-from tunesmith.storages._base import DEFAULT_STUDY_NAME_PREFIX, BaseStorage
+from tunesmith.storages._base import DEFAULT_STUDY_NAME_PREFIX, BaseHeartbeat, BaseStorage
 from tunesmith.study._frozen import FrozenStudy
 from tunesmith.study._study_direction import StudyDirection
 from tunesmith.trial._frozen import FrozenTrial
@@ -168,43 +168,19 @@ class InMemoryStorage(BaseStorage):
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         with self._lock:
             s = self._study(study_id)
+            if template_trial is None:
+                return self._new_running(study_id, s)._trial_id
             trial_id = self._next_trial_id
             self._next_trial_id += 1
             number = len(s.trials)
-            if template_trial is None:
-                trial = FrozenTrial(
-                    number=number,
-                    state=TrialState.RUNNING,
-                    value=None,
-                    datetime_start=self._now(),
-                    datetime_complete=None,
-                    params={},
-                    distributions={},
-                    user_attrs={},
-                    system_attrs={},
-                    intermediate_values={},
-                    trial_id=trial_id,
-                )
-            else:
-                t = template_trial
-                for name, dist in t.distributions.items():
-                    self._check_dist(s, name, dist)
-                trial = FrozenTrial(
-                    number=number,
-                    state=t.state,
-                    value=None,
-                    values=None if t.values is None else list(t.values),
-                    datetime_start=t.datetime_start,
-                    datetime_complete=t.datetime_complete,
-                    params=dict(t.params),
-                    distributions=dict(t.distributions),
-                    user_attrs=copy.deepcopy(t.user_attrs),
-                    system_attrs=copy.deepcopy(t.system_attrs),
-                    intermediate_values=dict(t.intermediate_values),
-                    trial_id=trial_id,
-                )
-                for name, dist in t.distributions.items():
-                    s.dists.setdefault(name, dist)
+            t = template_trial
+            for name, dist in t.distributions.items():
+                self._check_dist(s, name, dist)
+            trial = copy.deepcopy(t)  # an unsealed copy: the template stays the caller's
+            trial._number = number
+            trial._trial_id = trial_id
+            for name, dist in t.distributions.items():
+                s.dists.setdefault(name, dist)
             if s.datetime_start is None:
                 s.datetime_start = trial.datetime_start
             s.trials.append(trial)
@@ -215,16 +191,34 @@ class InMemoryStorage(BaseStorage):
                 s.waiting.append(trial)
             return trial_id
 
+    def _new_running(self, study_id: int, s: _Study) -> FrozenTrial:
+        # Called with the lock held.
+        trial_id = self._next_trial_id
+        self._next_trial_id = trial_id + 1
+        number = len(s.trials)
+        now = self._now()
+        trial = FrozenTrial._running(number, now, trial_id)
+        if s.datetime_start is None:
+            s.datetime_start = now
+        s.trials.append(trial)
+        self._trials[trial_id] = (study_id, number)
+        return trial
+
+    def _pop_waiting(self, s: _Study) -> FrozenTrial | None:
+        # Called with the lock held.
+        waiting = s.waiting
+        while waiting:
+            t = waiting.popleft()
+            if t._state is TrialState.WAITING:
+                t._state = TrialState.RUNNING
+                t._datetime_start = self._now()
+                return t
+        return None
+
     def pop_waiting_trial_id(self, study_id: int) -> int | None:
         with self._lock:
-            waiting = self._study(study_id).waiting
-            while waiting:
-                t = waiting.popleft()
-                if t._state is TrialState.WAITING:
-                    t._state = TrialState.RUNNING
-                    t._datetime_start = self._now()
-                    return t._trial_id
-            return None
+            t = self._pop_waiting(self._study(study_id))
+            return None if t is None else t._trial_id
 
     def _locate(self, trial_id: int) -> tuple[_Study, FrozenTrial]:
         try:
@@ -250,15 +244,14 @@ class InMemoryStorage(BaseStorage):
             check_distribution_compatibility(old, dist, param_name=name)
 
     def _finish(self, s: _Study, t: FrozenTrial) -> None:
-        t._seal()
+        t._sealed = True
         if t._state is TrialState.COMPLETE and len(s.directions) == 1:
             b = s.best_trial
-            v = t._values[0]  # type: ignore[index]
-            if (
-                b is None
-                or (s.directions[0] is StudyDirection.MAXIMIZE and v > b._values[0])  # type: ignore[index]
-                or (s.directions[0] is not StudyDirection.MAXIMIZE and v < b._values[0])  # type: ignore[index]
-            ):
+            if b is None:
+                s.best_trial = t
+                return
+            v, best = t._values[0], b._values[0]  # type: ignore[index]
+            if v > best if s.directions[0] is StudyDirection.MAXIMIZE else v < best:
                 s.best_trial = t
 
     def set_trial_param(
@@ -316,10 +309,65 @@ class InMemoryStorage(BaseStorage):
             _, t = self._writable(trial_id)
             t._system_attrs[key] = value
 
+    # -- the live path ----------------------------------------------------------------------
+    # A :class:`Trial` of this process writes its own RUNNING record through these methods:
+    # it holds the record and its study, so a write is one lock and no lookup, and the record
+    # it reads is the stored one (no copy). Each write still refuses a finished (sealed) or
+    # deleted trial, under the lock, exactly as the public methods do.
     def _get_live_trial(self, trial_id: int) -> FrozenTrial:
         """The stored record itself, for the :class:`Trial` that is its only writer."""
         with self._lock:
             return self._locate(trial_id)[1]
+
+    # These take the lock with acquire/release: on this path a ``with`` block costs as much as
+    # the rest of the method.
+    def _start_live_trial(self, study_id: int) -> tuple[_Study, FrozenTrial]:
+        """Start a trial (the next WAITING one, else a new one); its study and stored record."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            s = self._study(study_id)
+            t = self._pop_waiting(s) if s.waiting else None
+            return s, (self._new_running(study_id, s) if t is None else t)
+        finally:
+            lock.release()
+
+    def _live_study(self, trial_id: int) -> _Study:
+        with self._lock:
+            return self._locate(trial_id)[0]
+
+    def _set_live_param(
+        self, s: _Study, t: FrozenTrial, name: str, external: Any, dist: BaseDistribution
+    ) -> None:
+        lock = self._lock
+        lock.acquire()
+        try:
+            if t._sealed or t._trial_id not in self._trials:
+                self._writable(t._trial_id)  # raises the public methods' error
+            if s.dists.get(name) is not dist:
+                self._check_dist(s, name, dist)
+                s.dists.setdefault(name, dist)
+            t._params[name] = external
+            t._distributions[name] = dist
+        finally:
+            lock.release()
+
+    def _finish_live(
+        self, s: _Study, t: FrozenTrial, state: TrialState, values: list[float] | None
+    ) -> None:
+        """Finish a RUNNING trial (``state`` is a finished state; ``values`` a fresh list)."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            if t._sealed or t._trial_id not in self._trials:
+                self._writable(t._trial_id)
+            if values is not None:
+                t._values = values
+            t._state = state
+            t._datetime_complete = self._now()
+            self._finish(s, t)
+        finally:
+            lock.release()
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._lock:
@@ -379,3 +427,29 @@ class InMemoryStorage(BaseStorage):
                 return False
             attrs[k] = owner
             return True
+
+
+# The public methods the live path stands in for: a subclass that overrides one of them keeps
+# the public path, so its override still sees every write.
+_LIVE_REPLACES = (
+    "create_new_trial",
+    "pop_waiting_trial_id",
+    "set_trial_param",
+    "set_trial_state_values",
+    "get_trial",
+)
+_live_types: dict[type, bool] = {}
+
+
+def is_live_storage(storage: object) -> bool:
+    """Whether ``storage`` lets this process's trials write their records on the live path."""
+    cls = type(storage)
+    ok = _live_types.get(cls)
+    if ok is None:
+        ok = (
+            issubclass(cls, InMemoryStorage)
+            and not issubclass(cls, BaseHeartbeat)
+            and all(getattr(cls, m) is getattr(InMemoryStorage, m) for m in _LIVE_REPLACES)
+        )
+        _live_types[cls] = ok
+    return ok

@@ -32,7 +32,9 @@ class _Budget:
         self.error: BaseException | None = None
 
     def take(self) -> bool:
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: this runs once per trial, and ``with`` costs more
+        try:
             if self.error is not None or self._study._stop_flag:
                 return False
             if self._deadline is not None and time.monotonic() >= self._deadline:
@@ -42,6 +44,8 @@ class _Budget:
                     return False
                 self._left -= 1
             return True
+        finally:
+            lock.release()
 
 
 def _check_args(n_trials: Any, timeout: Any, n_jobs: Any) -> int:
@@ -158,6 +162,8 @@ def _worker(
 ) -> None:
     while budget.take():
         frozen = run_trial(study, func, catch)
+        if not callbacks and bar._bar is None and not gc_after_trial:
+            continue
         try:
             for cb in callbacks:
                 cb(study, frozen)
@@ -190,22 +196,30 @@ def run_trial(
     else:
         state, values = TrialState.COMPLETE, result
     if state is TrialState.COMPLETE:
-        state, vals, reason = study._check_tell(frozen, values, None, explicit=False)
+        if type(values) is float and values == values and len(study._directions) == 1:
+            vals = [values]  # the common case, checked here without _check_tell's calls
+        else:
+            state, vals, reason = study._check_tell(frozen, values, None, explicit=False)
     elif state is TrialState.PRUNED:
         state, vals, _ = study._check_tell(frozen, None, TrialState.PRUNED, explicit=False)
     else:
         vals = None
-    done = study._finish(frozen, state, vals, reason)
-    _log_result(study, done, reason, error)
+    done = study._finish(frozen, state, vals, reason, trial._live)
+    if state is not TrialState.COMPLETE or _logger.isEnabledFor(logging.INFO):
+        _log_result(study, done, reason, error)
     if error is not None and not isinstance(error, catch):
         raise error
     return done
 
 
+# The end of the last line written, and the best trial it names.
+_best_tail: tuple[FrozenTrial | None, str] = (None, "")
+
+
 def _log_result(
     study: Study, t: FrozenTrial, reason: str | None, error: BaseException | None
 ) -> None:
-    if t.state is TrialState.FAIL:
+    if t._state is TrialState.FAIL:
         if error is not None:
             _logger.warning(reason, exc_info=(type(error), error, error.__traceback__))
         else:
@@ -213,21 +227,31 @@ def _log_result(
         return
     if not _logger.isEnabledFor(logging.INFO):
         return
-    if t.state is TrialState.PRUNED:
+    if t._state is TrialState.PRUNED:
         _logger.info(f"Trial {t.number} pruned.")
         return
     if study._is_multi_objective():
-        _logger.info(
-            f"Trial {t.number} finished with values: {t.values} and parameters: {t.params}."
+        _logging._info(
+            _logger,
+            f"Trial {t._number} finished with values: {t._values} and parameters: {t._params}.",
         )
         return
+    global _best_tail
     try:
         best = study.best_trial
-        tail = f" Best is trial {best.number} with value: {best.value}."
     except ValueError:
         tail = ""
-    _logger.info(
-        f"Trial {t.number} finished with value: {t.value} and parameters: {t.params}.{tail}"
+    else:
+        cached = _best_tail
+        if cached[0] is best:  # finished trials never change, so neither does their text
+            tail = cached[1]
+        else:
+            tail = f" Best is trial {best._number} with value: {best._values[0]}."  # type: ignore[index]
+            _best_tail = (best, tail)
+    _logging._info(
+        _logger,
+        f"Trial {t._number} finished with value: {t._values[0]} and parameters: "  # type: ignore[index]
+        f"{t._params}.{tail}",
     )
 
 

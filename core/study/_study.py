@@ -59,8 +59,11 @@ class Study:
         pruner: BasePruner | None = None,
     ) -> None:
         from tunesmith.storages import get_storage
+        from tunesmith.storages._in_memory import is_live_storage
 
         self._storage = get_storage(storage)
+        # Trials of an in-process storage write their stored records directly (Trial: ``_live``).
+        self._live_storage = is_live_storage(self._storage)
         self._study_id = self._storage.get_study_id_from_name(study_name)
         self.study_name = study_name
         self._directions = self._storage.get_study_directions(self._study_id)
@@ -291,16 +294,21 @@ class Study:
             TrialState.COMPLETE
         """
         storage = self._storage
-        fail_stale_trials_throttled(self)
-        trial_id = storage.pop_waiting_trial_id(self._study_id)
-        if trial_id is None:
-            trial_id = storage.create_new_trial(self._study_id)
-        start_heartbeat(storage, trial_id)
+        live = None
+        if self._live_storage:  # in this process, without heartbeats
+            live = storage._start_live_trial(self._study_id)  # type: ignore[attr-defined]
+            trial_id = live[1]._trial_id
+        else:
+            fail_stale_trials_throttled(self)
+            trial_id = storage.pop_waiting_trial_id(self._study_id)
+            if trial_id is None:
+                trial_id = storage.create_new_trial(self._study_id)
+            start_heartbeat(storage, trial_id)
         try:
             sampler = self.sampler
             if type(sampler).before_trial is not BaseSampler.before_trial:
                 sampler.before_trial(self, storage.get_trial(trial_id))
-            trial = Trial(self, trial_id)
+            trial = Trial(self, trial_id, live)
             if fixed_distributions:
                 for name, dist in fixed_distributions.items():
                     trial._suggest(name, dist)
@@ -352,7 +360,8 @@ class Study:
         state, vals, reason = self._check_tell(frozen, values, state, explicit=True)
         if reason is not None:
             warnings.warn(reason, UserWarning, stacklevel=2)
-        return self._finish(frozen, state, vals, reason)
+        live = trial._live if isinstance(trial, Trial) and frozen is trial._cache else None
+        return self._finish(frozen, state, vals, reason, live)
 
     def _frozen_for_tell(self, trial: Trial | int) -> FrozenTrial:
         if isinstance(trial, Trial):
@@ -418,7 +427,9 @@ class Study:
         state: TrialState,
         values: list[float] | None,
         fail_reason: str | None,
+        live: Any = None,
     ) -> FrozenTrial:
+        """Finish ``frozen``; ``live`` is the storage's handle when it is the stored record."""
         storage = self._storage
         trial_id = frozen._trial_id
         try:
@@ -430,12 +441,18 @@ class Study:
                 view = self.pruner.study_for_sampler(self, frozen)
                 self.sampler.after_trial(view, frozen, state, values)
         finally:
-            stop_heartbeat(storage, trial_id)
-            storage.set_trial_state_values(trial_id, state, values)
-            # The Trial's local copy must stop looking RUNNING, or a second tell() would take
-            # the fast path and hit the storage's error instead of skip_if_finished.
-            frozen._state = state
-        return storage.get_trial(trial_id)
+            if live is not None:
+                # Seals the record: it is the finished trial every reader shares from now on.
+                storage._finish_live(  # type: ignore[attr-defined]
+                    live, frozen, state, None if values is None else list(values)
+                )
+            else:
+                stop_heartbeat(storage, trial_id)
+                storage.set_trial_state_values(trial_id, state, values)
+                # The Trial's local copy must stop looking RUNNING, or a second tell() would
+                # take the fast path and hit the storage's error instead of skip_if_finished.
+                frozen._state = state
+        return frozen if live is not None else storage.get_trial(trial_id)
 
     def enqueue_trial(
         self,

@@ -109,8 +109,9 @@ class BaseTrial(abc.ABC):
             ValueError: ``choices`` is empty or holds a value that cannot be stored.
         """
         try:
-            key = (CategoricalDistribution, *((type(c), c) for c in choices))
-            dist = _dists.get(key) if len(key) <= 65 else None
+            # the types too: 1, 1.0 and True are equal, but different choices
+            key = (CategoricalDistribution, tuple(map(type, choices)), tuple(choices))
+            dist = _dists.get(key) if len(key[2]) <= 64 else None
         except TypeError:  # not iterable, or unhashable choices: the distribution says which
             return self._suggest(name, CategoricalDistribution(choices))
         if dist is None:

@@ -90,6 +90,24 @@ class FrozenTrial(BaseTrial):
         self._intermediate_values = intermediate_values
         self._trial_id = trial_id
 
+    @classmethod
+    def _running(cls, number: int, datetime_start: datetime.datetime, trial_id: int) -> FrozenTrial:
+        """A new RUNNING trial with nothing recorded yet (storages create one per trial)."""
+        t = object.__new__(cls)
+        t._sealed = False
+        t._number = number
+        t._state = TrialState.RUNNING
+        t._values = None
+        t._datetime_start = datetime_start
+        t._datetime_complete = None
+        t._params = {}
+        t._distributions = {}
+        t._user_attrs = {}
+        t._system_attrs = {}
+        t._intermediate_values = {}
+        t._trial_id = trial_id
+        return t
+
     # -- sealing -----------------------------------------------------------------------------
     def _seal(self) -> FrozenTrial:
         self._sealed = True

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import copy
 import datetime
 import math
@@ -10,6 +10,8 @@ import warnings
 
 from tunesmith._keys import CONSTRAINTS_KEY, FIXED_PARAMS_KEY
 from tunesmith.distributions import BaseDistribution, check_distribution_compatibility
+from tunesmith.samplers import _base as _samplers_base  # a module: the two import each other
+from tunesmith.samplers._rng import unit
 from tunesmith.trial._base import BaseTrial
 
 if TYPE_CHECKING:
@@ -26,7 +28,9 @@ class Trial(BaseTrial):
     """
 
     __slots__ = (
+        "_by_unit",
         "_cache",
+        "_live",
         "_relative_params",
         "_relative_space",
         "_sampler_view",
@@ -34,19 +38,29 @@ class Trial(BaseTrial):
         "study",
     )
 
-    def __init__(self, study: Study, trial_id: int) -> None:
+    def __init__(self, study: Study, trial_id: int, _live: tuple[Any, FrozenTrial] | None = None):
         self.study = study
         self._trial_id = trial_id
         # The trial as stored, kept current locally so samplers and pruners never re-read it.
-        # A storage in this process may hand out its own record: every write below goes to the
-        # storage first, so the record and the cache cannot disagree, and no copy is made.
-        live = getattr(study._storage, "_get_live_trial", None)
-        self._cache: FrozenTrial = (
-            live(trial_id) if live is not None else study._storage.get_trial(trial_id)
-        )
+        # A storage in this process may hand out its own record (``_live``: the storage's handle
+        # of the trial's study, and the record): the trial then writes through the storage's
+        # live methods, and the record it reads is the stored one, with no copy. Otherwise
+        # every write goes to the storage first and then to the local copy, so the two never
+        # disagree.
+        self._live: Any = None
+        self._cache: FrozenTrial
+        if _live is not None:
+            self._live, self._cache = _live
+        else:
+            storage = study._storage
+            live = getattr(storage, "_get_live_trial", None)
+            self._cache = live(trial_id) if live is not None else storage.get_trial(trial_id)
+            if live is not None and getattr(study, "_live_storage", False):
+                self._live = storage._live_study(trial_id)  # type: ignore[attr-defined]
         self._relative_params: dict[str, Any] | None = None
         self._sampler_view: Study | None = None
-        self._relative_space: dict[str, BaseDistribution] = {}
+        self._relative_space: dict[str, BaseDistribution] = _NO_SPACE
+        self._by_unit = False
 
     # -- suggestions --------------------------------------------------------------------------
     def _sampler_study(self) -> Study:
@@ -57,21 +71,30 @@ class Trial(BaseTrial):
             view = self._sampler_view = self.study.pruner.study_for_sampler(self.study, self._cache)
         return view
 
-    def _init_relative(self) -> None:
+    def _init_relative(self) -> dict[str, Any]:
         sampler = self.study.sampler
         self._relative_params = {}
-        if sampler._has_relative():
+        # Read once per trial, like the relative step: see BaseSampler._independent_by_unit.
+        by_unit = self._by_unit = getattr(
+            sampler, "_independent_by_unit", False
+        ) and "sample_independent" not in getattr(sampler, "__dict__", ())
+        if not by_unit and sampler._has_relative():
             study = self._sampler_study()
             space = sampler.infer_relative_search_space(study, self._cache)
             self._relative_space = space
             if space:
                 self._relative_params = sampler.sample_relative(study, self._cache, space)
+        return self._relative_params
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
         cache = self._cache
         old = cache._distributions.get(name)
         if old is not None:
             return self._resuggest(name, old, distribution)
+        facts = _facts.get(id(distribution))
+        if facts is None or facts[0] is not distribution:
+            facts = _learn(distribution)
+        external: Any = _UNSET
         fixed = cache._system_attrs.get(FIXED_PARAMS_KEY)
         if fixed is not None and name in fixed:
             value = fixed[name]
@@ -82,23 +105,34 @@ class Trial(BaseTrial):
                     UserWarning,
                     stacklevel=3,
                 )
-        elif distribution.single():
+        elif facts[1]:
             # a categorical's only choice has index 0; numeric distributions hold only `low`
             value = distribution.to_external_repr(getattr(distribution, "low", 0.0))
         else:
-            if self._relative_params is None:
-                self._init_relative()
             rel = self._relative_params
+            if rel is None:
+                rel = self._init_relative()
             if rel and name in rel and self._relative_space.get(name) == distribution:
                 value = rel[name]
+            elif self._by_unit and facts[2] is not None:
+                # The value as stored, computed here (BaseSampler._independent_by_unit).
+                seed = self.study.sampler._seed  # type: ignore[attr-defined]
+                external = facts[2](unit(seed, cache._number, name))
             else:
-                sampler = self.study.sampler
-                value = sampler.sample_independent(self._sampler_study(), cache, name, distribution)
-        internal = distribution.to_internal_repr(value)
-        self.study._storage.set_trial_param(self._trial_id, name, internal, distribution)
-        external = distribution.to_external_repr(internal)
-        cache._params[name] = external
-        cache._distributions[name] = distribution
+                view = self._sampler_view
+                if view is None:
+                    view = self._sampler_study()
+                value = self.study.sampler.sample_independent(view, cache, name, distribution)
+        if external is _UNSET:
+            external = distribution.to_external_repr(distribution.to_internal_repr(value))
+        live = self._live
+        if live is not None:  # the storage writes the record that is ``cache``
+            self.study._storage._set_live_param(live, cache, name, external, distribution)  # type: ignore[attr-defined]
+        else:
+            internal = distribution.to_internal_repr(external)
+            self.study._storage.set_trial_param(self._trial_id, name, internal, distribution)
+            cache._params[name] = external
+            cache._distributions[name] = distribution
         return external
 
     def _resuggest(self, name: str, old: BaseDistribution, new: BaseDistribution) -> Any:
@@ -237,6 +271,29 @@ class Trial(BaseTrial):
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self._cache._params!r})"
+
+
+_NO_SPACE: dict[str, BaseDistribution] = {}  # shared, never written
+
+# What a suggestion needs to know of a distribution, by id: the objects are the shared ones that
+# ``suggest_*`` reuse, so this is worked out once per distribution, not on every suggestion.
+_facts: dict[int, tuple[BaseDistribution, bool, Callable[[float], Any] | None]] = {}
+_UNSET = object()
+
+
+def _learn(
+    distribution: BaseDistribution,
+) -> tuple[BaseDistribution, bool, Callable[[float], Any] | None]:
+    """Whether ``distribution`` holds one value, and its unit drawer (None if it has none)."""
+    try:
+        draw: Callable[[float], Any] | None = _samplers_base.unit_drawer(distribution)
+    except TypeError:  # a kind of distribution that from_unit does not know
+        draw = None
+    facts = (distribution, distribution.single(), draw)
+    if len(_facts) >= 4096:
+        _facts.clear()
+    _facts[id(distribution)] = facts  # keeps it alive, so its id is not reused
+    return facts
 
 
 def _as_float(v: Any, name: str) -> float:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import io
 import logging
+import re
 
 import pytest
 
@@ -132,3 +133,77 @@ def test_propagation_is_off_by_default_and_can_be_enabled(
         assert "Trial 0 finished" not in stream.getvalue()
     finally:
         logging.getLogger().removeHandler(collector)
+
+
+def _standard_text(message: str) -> str:
+    """What the stdlib writes for ``message`` through the default handler's formatter."""
+    record = logging.LogRecord("tunesmith.study", logging.INFO, __file__, 1, message, None, None)
+    assert tlog._handler is not None and tlog._handler.formatter is not None
+    return tlog._handler.formatter.format(record)
+
+
+def test_trial_line_written_directly_has_the_formatter_layout(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tlog.set_verbosity(tlog.INFO)
+    logging.getLogger("tunesmith").handlers[:] = [tlog._handler]  # pytest adds its own here
+
+    def no_record(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the default set-up writes the line without a LogRecord")
+
+    monkeypatch.setattr(logging.getLogger("tunesmith.study"), "info", no_record)
+    _run_one_trial()
+    line = stream.getvalue().splitlines()[-1]
+    head, _, message = line.partition("] ")
+    expected = _standard_text(message)  # "[INFO YYYY-MM-DD HH:MM:SS,mmm] message"
+    assert len(line) == len(expected)
+    assert line[:6] == expected[:6] == "[INFO "
+    assert re.fullmatch(r"\[INFO \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", head)
+    assert message == (
+        "Trial 0 finished with value: 4.0 and parameters: {'x': 4}. "
+        "Best is trial 0 with value: 4.0."
+    )
+
+
+def test_added_handler_or_filter_gets_every_trial_record(stream: io.StringIO) -> None:
+    tlog.set_verbosity(tlog.INFO)
+    logging.getLogger("tunesmith").handlers[:] = [tlog._handler]  # pytest adds its own here
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    collector = Collect()
+    root = logging.getLogger("tunesmith")
+    root.addHandler(collector)
+    try:
+        _run_one_trial()
+    finally:
+        root.removeHandler(collector)
+    assert any(r.getMessage().startswith("Trial 0 finished") for r in records)
+    assert "Trial 0 finished" in stream.getvalue()  # the default handler still prints
+
+    study_logger = logging.getLogger("tunesmith.study")
+    drop_trials = logging.Filter("nothing-matches")
+    study_logger.addFilter(drop_trials)
+    stream.seek(0)
+    stream.truncate()
+    try:
+        _run_one_trial()
+    finally:
+        study_logger.removeFilter(drop_trials)
+    assert "Trial 0 finished" not in stream.getvalue()
+
+
+def test_best_trial_text_follows_the_best_trial(stream: io.StringIO) -> None:
+    tlog.set_verbosity(tlog.INFO)
+    study = tunesmith.create_study()
+    values = iter([3.0, 5.0, 1.0])
+    study.optimize(lambda t: next(values), n_trials=3)
+    lines = [ln for ln in stream.getvalue().splitlines() if "finished" in ln]
+    assert [ln.split("] ", 1)[1].split(". ", 1)[1] for ln in lines] == [
+        "Best is trial 0 with value: 3.0.",
+        "Best is trial 0 with value: 3.0.",
+        "Best is trial 2 with value: 1.0.",
+    ]

@@ -352,6 +352,7 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         # PostgreSQL with fsync="finish": connections commit without waiting for the WAL flush,
         # and durable transactions turn the wait back on for themselves.
         self._async_commits = backend == "postgresql" and self.fsync == "finish"
+        self._guarded_upserts = backend == "postgresql"
         if backend == "sqlite":
             memory = url.database in (None, "", ":memory:")
             connect_args = dict(kwargs.get("connect_args", {}))
@@ -889,29 +890,77 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
         param_value_internal: float,
         distribution: BaseDistribution,
     ) -> None:
-        text = distribution_to_json(distribution)
-        value = float(param_value_internal)
+        row = {
+            "trial_id": trial_id,
+            "name": param_name,
+            "value": float(param_value_internal),
+            "distribution_json": distribution_to_json(distribution),
+        }
+        self._write_to_trial(
+            m.trial_params,
+            row,
+            ("trial_id", "name"),
+            ("value", "distribution_json"),
+            dists={param_name: distribution},
+        )
+
+    def _write_to_trial(
+        self,
+        table: Any,
+        row: dict[str, Any],
+        keys: tuple[str, ...],
+        update: tuple[str, ...],
+        *,
+        dists: dict[str, BaseDistribution] | None = None,
+    ) -> None:
+        """Insert or update ``row`` of a table that belongs to the unfinished trial
+        ``row["trial_id"]`` (parameters, intermediate values, attributes).
+
+        Raises TrialNotFoundError / UpdateFinishedTrialError, or IncompatibleDistributionError
+        for ``dists`` the study used with another distribution. Only adds to a RUNNING trial,
+        so it commits without waiting for the disk (``fsync="finish"``).
+        """
+        trial_id = row["trial_id"]
+        if self._guarded_upserts and (dists is None or self._dists_known(trial_id, dists)):
+            # PostgreSQL: one statement, no transaction: the INSERT reads the trial's row
+            # FOR SHARE and inserts only if the trial is unfinished, so a concurrent finish
+            # (an UPDATE of that row) goes wholly before or after it.
+            self._forget_fresh(trial_id)
+            stmt = _guarded_upsert(table, tuple(row), keys, update)
+            params = {f"v_{k}": v for k, v in row.items()}
+            if self._run(lambda conn: conn.execute(stmt, params).first()) is not None:
+                return
+            self._run(lambda conn: self._lock_trial(conn, trial_id))  # raises why it failed
 
         def write(conn: Connection) -> int:
             study_id = self._lock_trial(conn, trial_id)
-            self._check_dists(conn, study_id, {param_name: distribution})
-            _upsert(
-                conn,
-                m.trial_params,
-                {
-                    "trial_id": trial_id,
-                    "name": param_name,
-                    "value": value,
-                    "distribution_json": text,
-                },
-                ("trial_id", "name"),
-                ("value", "distribution_json"),
-            )
+            if dists:
+                self._check_dists(conn, study_id, dists)
+            _upsert(conn, table, row, keys, update)
             return study_id
 
         study_id = self._run(write, write=True, durable=False)
+        if dists:
+            with self._lock:
+                known = self._study_dists.setdefault(study_id, {})
+                for name, dist in dists.items():
+                    known.setdefault(name, dist)
+
+    def _dists_known(self, trial_id: int, dists: dict[str, BaseDistribution]) -> bool:
+        """Whether this object knows, without asking the database, the distributions the
+        trial's study used for the names in ``dists`` (raises if one is incompatible)."""
         with self._lock:
-            self._study_dists.setdefault(study_id, {}).setdefault(param_name, distribution)
+            study_id = self._trial_study.get(trial_id)
+            known = None if study_id is None else self._study_dists.get(study_id)
+        if known is None:
+            return False
+        for name, dist in dists.items():
+            old = known.get(name)
+            if old is None:
+                return False
+            if old is not dist and old != dist:
+                check_distribution_compatibility(old, dist, param_name=name)
+        return True
 
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
@@ -973,34 +1022,29 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
     def set_trial_intermediate_value(
         self, trial_id: int, step: int, intermediate_value: float | Sequence[float]
     ) -> None:
-        text = _dumps_intermediate(intermediate_value)
-
-        def write(conn: Connection) -> None:
-            self._lock_trial(conn, trial_id)
-            _upsert(
-                conn,
-                m.trial_intermediate_values,
-                {"trial_id": trial_id, "step": int(step), "value_json": text},
-                ("trial_id", "step"),
-                ("value_json",),
-            )
-
-        self._run(write, write=True, durable=False)
+        self._write_to_trial(
+            m.trial_intermediate_values,
+            {
+                "trial_id": trial_id,
+                "step": int(step),
+                "value_json": _dumps_intermediate(intermediate_value),
+            },
+            ("trial_id", "step"),
+            ("value_json",),
+        )
 
     def _set_trial_attr(self, trial_id: int, key: str, value: Any, is_system: bool) -> None:
-        text = json.dumps(value)
-
-        def write(conn: Connection) -> None:
-            self._lock_trial(conn, trial_id)
-            _upsert(
-                conn,
-                m.trial_attrs,
-                {"trial_id": trial_id, "is_system": is_system, "key": key, "value_json": text},
-                ("trial_id", "is_system", "key"),
-                ("value_json",),
-            )
-
-        self._run(write, write=True, durable=False)
+        self._write_to_trial(
+            m.trial_attrs,
+            {
+                "trial_id": trial_id,
+                "is_system": is_system,
+                "key": key,
+                "value_json": json.dumps(value),
+            },
+            ("trial_id", "is_system", "key"),
+            ("value_json",),
+        )
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._set_trial_attr(trial_id, key, value, False)
@@ -1157,13 +1201,18 @@ class RDBStorage(BaseStorage, BaseHeartbeat):
             where = sa.and_(t.study_id == study_id, changed)
 
             def read(conn: Connection) -> tuple[list[Any], _Children] | None:
-                n = conn.execute(_Q_COUNTER, {"sid": study_id}).scalar()
-                if n is None:
-                    raise StudyNotFoundError(f"No study with study_id={study_id}.")
-                if n == known and not unfinished:
-                    return None  # the common case between two finished trials: one tiny query
+                if not unfinished:
+                    n = conn.execute(_Q_COUNTER, {"sid": study_id}).scalar()
+                    if n is None:
+                        raise StudyNotFoundError(f"No study with study_id={study_id}.")
+                    if n == known:
+                        return None  # the common case between two finished trials
                 rows = conn.execute(sa.select(*_TRIAL_COLS).where(where)).all()
                 if not rows:
+                    if unfinished:
+                        # Trials are deleted only with their study: the unfinished trials
+                        # this object saw are gone, so the study is (no counter query needed).
+                        raise StudyNotFoundError(f"No study with study_id={study_id}.")
                     return None
                 ids = sa.select(t.trial_id).where(where)
                 return list(rows), self._read_children(conn, ids)
@@ -1357,6 +1406,37 @@ def _upsert(
             stmt = ins.on_duplicate_key_update({c: ins.inserted[c] for c in update})
         _UPSERTS[(name, table.name)] = stmt
     conn.execute(stmt, row)
+
+
+_GUARDED: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _guarded_upsert(
+    table: Any, cols: tuple[str, ...], keys: tuple[str, ...], update: tuple[str, ...]
+) -> Any:
+    """PostgreSQL: ``INSERT INTO table SELECT <values> FROM ts_trials WHERE trial_id = ... AND
+    state is unfinished FOR SHARE ON CONFLICT (keys) DO UPDATE RETURNING trial_id``; values
+    bound as ``v_<col>``. It returns no row when the trial is missing or finished."""
+    stmt = _GUARDED.get((table.name, cols))
+    if stmt is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        t = m.trials.c
+        values = [
+            t.trial_id if c == "trial_id" else sa.cast(sa.bindparam(f"v_{c}"), table.c[c].type)
+            for c in cols
+        ]
+        source = (
+            sa.select(*values)
+            .where(t.trial_id == sa.bindparam("v_trial_id"), t.state.in_(_UNFINISHED))
+            .with_for_update(read=True)
+        )
+        ins = pg_insert(table).from_select(list(cols), source)
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(keys), set_={c: ins.excluded[c] for c in update}
+        ).returning(table.c.trial_id)
+        _GUARDED[(table.name, cols)] = stmt
+    return stmt
 
 
 def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:

@@ -157,3 +157,50 @@ def test_suggested_values_lie_in_the_distribution(
     stored = study.tell(trial, 0.0).params["p"]
     assert stored == value and type(stored) is type(value)
     assert dist.to_external_repr(dist.to_internal_repr(value)) == value
+
+
+def test_unit_values_are_pinned_across_versions() -> None:
+    from tunesmith.samplers._rng import unit
+
+    assert [
+        unit(0, 0, "x"),
+        unit(42, 7, "lr"),
+        unit(-3, 300, "n"),
+        unit(2**63 - 1, 12345, "kind"),
+    ] == [
+        0.555045359738002,
+        0.6361096212290289,
+        0.4702442795353532,
+        0.04166273991473313,
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, -1, -2, 2**63 - 1, -(2**64) + 5, 12345678901234567890123])
+def test_unit_blocks_equal_the_one_by_one_values(seed: int) -> None:
+    from tunesmith.samplers import _rng
+
+    for name in ("x", "learning rate", "p" * 40):
+        for number in (0, 1, 255, 256, 511, 512, 10_000, 2**40):
+            value = _rng.unit(seed, number, name)
+            assert value == _rng._unit_one(seed, _rng._name_hashes[name], number)
+            assert 0.0 <= value < 1.0
+    assert _rng._blocks_ok == [True]
+
+
+def test_subclass_that_samples_differently_is_asked() -> None:
+    class Halves(RandomSampler):
+        def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+            return 0.5
+
+    assert RandomSampler._independent_by_unit and not Halves._independent_by_unit
+    study = tunesmith.create_study(sampler=Halves(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    assert [t.params["x"] for t in study.trials] == [0.5, 0.5, 0.5]
+
+
+def test_instance_override_of_sample_independent_is_asked() -> None:
+    sampler = RandomSampler(seed=0)
+    sampler.sample_independent = lambda *args: 0.25  # type: ignore[method-assign]
+    study = tunesmith.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert [t.params["x"] for t in study.trials] == [0.25, 0.25]

@@ -443,6 +443,15 @@ def test_reads_fetch_only_what_changed(tmp_path: pathlib.Path) -> None:
     # finished trials.
     assert len(selects) == 3
     assert all("number >=" in s for s in selects if "ts_trials" in s)
+    # Trial 3 is RUNNING: a read re-reads it (and anything newer) without asking the counter,
+    # since the rows it reads show whether the study still exists.
+    statements.clear()
+    assert [t.state for t in storage.get_all_trials(sid)][-1] is TrialState.RUNNING
+    selects = [s for s in statements if s.startswith("SELECT")]
+    assert len(selects) == 2 and not any("n_trials" in s for s in selects)
+    RDBStorage(f"sqlite:///{tmp_path / 'x.db'}").delete_study(sid)  # by another worker
+    with pytest.raises(tunesmith.exceptions.StudyNotFoundError):
+        storage.get_all_trials(sid)
 
 
 def test_a_second_storage_object_sees_every_change(url: str) -> None:
@@ -650,4 +659,51 @@ def test_postgresql_commits_wait_for_the_disk_as_fsync_says(
         name: {"on"} for name in durable
     }
     assert storage.get_trial(tid).params == {"x": 0.5}
+    storage.remove_session()
+
+
+def test_postgresql_writes_to_a_running_trial_are_one_statement(postgresql_url: str) -> None:
+    """Parameters, intermediate values and attributes of an unfinished trial are written by
+    one guarded INSERT each (no transaction round trips), with the same refusals."""
+    from tunesmith.distributions import FloatDistribution, IntDistribution
+    from tunesmith.exceptions import (
+        IncompatibleDistributionError,
+        TrialNotFoundError,
+        UpdateFinishedTrialError,
+    )
+
+    _clean(postgresql_url)
+    storage = RDBStorage(postgresql_url)
+    x = FloatDistribution(0, 1)
+    sid = storage.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "guarded")
+    storage.set_trial_param(storage.create_new_trial(sid), "x", 0.5, x)  # the study uses x
+    tid = storage.create_new_trial(sid)
+    statements: list[str] = []
+    sa.event.listen(
+        storage._engine, "before_cursor_execute", lambda *a: statements.append(a[2]), named=False
+    )
+    storage.set_trial_param(tid, "x", 0.25, x)
+    storage.set_trial_intermediate_value(tid, 1, 2.0)
+    storage.set_trial_user_attr(tid, "u", [1])
+    storage.set_trial_system_attr(tid, "s", "v")
+    storage.set_trial_user_attr(tid, "u", [2])  # an update of the same key
+    assert len(statements) == 5
+    assert all(s.startswith("INSERT") and "FOR SHARE" in s for s in statements)
+    with pytest.raises(IncompatibleDistributionError, match="x"):
+        storage.set_trial_param(tid, "x", 1, IntDistribution(0, 3))
+
+    storage.set_trial_state_values(tid, TrialState.COMPLETE, [1.0])
+    for write in (
+        lambda: storage.set_trial_param(tid, "x", 0.75, x),
+        lambda: storage.set_trial_intermediate_value(tid, 2, 3.0),
+        lambda: storage.set_trial_user_attr(tid, "u", [3]),
+    ):
+        with pytest.raises(UpdateFinishedTrialError):
+            write()
+    with pytest.raises(TrialNotFoundError):
+        storage.set_trial_user_attr(10**9, "u", 1)
+
+    trial = RDBStorage(postgresql_url).get_trial(tid)
+    assert trial.params == {"x": 0.25} and trial.intermediate_values == {1: 2.0}
+    assert trial.user_attrs == {"u": [2]} and trial.system_attrs == {"s": "v"}
     storage.remove_session()
