@@ -82,6 +82,9 @@ class ObservationStore:
         self._columns: dict[str, int] = {}
         self._column_dists: list[list[BaseDistribution]] = []
         self._column_codes: list[dict[BaseDistribution, int]] = []
+        # (column, id(distribution)) -> (distribution, code): trials share distribution
+        # objects, and hashing one costs more than the rest of a lookup.
+        self._codes_by_id: dict[tuple[int, int], tuple[BaseDistribution, int]] = {}
         self._space: dict[str, BaseDistribution] | None = None
         # Group decomposition: parameter sets that always occur together.
         self._groups: list[dict[str, BaseDistribution]] = []
@@ -158,12 +161,20 @@ class ObservationStore:
         for name, value in t.params.items():
             dist = t.distributions[name]
             j = self._column(name)
-            codes = self._column_codes[j]
-            code = codes.get(dist)
-            if code is None:
-                code = len(codes)
-                codes[dist] = code
-                self._column_dists[j].append(dist)
+            key = (j, id(dist))
+            hit = self._codes_by_id.get(key)
+            if hit is not None and hit[0] is dist:
+                code = hit[1]
+            else:
+                codes = self._column_codes[j]
+                code = codes.get(dist)
+                if code is None:
+                    code = len(codes)
+                    codes[dist] = code
+                    self._column_dists[j].append(dist)
+                if len(self._codes_by_id) >= 4096:
+                    self._codes_by_id.clear()
+                self._codes_by_id[key] = (dist, code)
             self._codes[i, j] = code
             if isinstance(dist, CategoricalDistribution):
                 self._values[i, j] = dist.to_internal_repr(value)
