@@ -19,7 +19,6 @@ from logging import CRITICAL, DEBUG, ERROR, FATAL, INFO, WARN, WARNING
 import sys
 import threading
 import time
-from typing import Any
 
 __all__ = [
     "CRITICAL",
@@ -62,8 +61,8 @@ def _configure() -> None:
         root.propagate = False
 
 
-# The local time of the last second a line was written in, as the formatter writes it.
-_second: list[Any] = [None, ""]
+# (second, its local time as the formatter writes it) of the last line written directly.
+_second: tuple[int, str] = (-1, "")
 
 
 def _info(logger: logging.Logger, message: str) -> None:
@@ -76,6 +75,7 @@ def _info(logger: logging.Logger, message: str) -> None:
     filter added, propagation on, a record factory or logger class of one's own) takes the
     ordinary ``logger.info`` path.
     """
+    global _second
     h = _handler
     root = logger.parent
     if (
@@ -101,18 +101,24 @@ def _info(logger: logging.Logger, message: str) -> None:
     sec = int(ct)
     cached = _second
     if cached[0] != sec:
-        cached[1] = time.strftime(_formatter.default_time_format, _formatter.converter(ct))
-        cached[0] = sec
+        text = time.strftime(_formatter.default_time_format, _formatter.converter(ct))
+        cached = _second = (sec, text)
     line = f"[INFO {cached[1]},{int((ct - sec) * 1000):03d}] {message}\n"
-    h.acquire()
+    lock = h.lock  # what Handler.handle holds around emit
+    if lock is not None:
+        lock.acquire()
     try:
         h.stream.write(line)
         h.flush()
     except Exception:
-        h.release()
+        ok = False
+    else:
+        ok = True
+    finally:
+        if lock is not None:
+            lock.release()
+    if not ok:
         logger.info(message)  # the handler reports the error its own way
-        return
-    h.release()
 
 
 def get_logger(name: str) -> logging.Logger:

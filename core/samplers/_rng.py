@@ -94,15 +94,15 @@ def unit(seed: int, number: int, name: str) -> float:
     Cheap enough to call for every parameter of every trial: values come from a block computed
     for the next trial numbers at once (no generator is built).
     """
+    block = number // _BLOCK
+    cached = _blocks.get(name)
+    if cached is not None and cached[1] == block and cached[0] == seed:
+        return cached[2][number - block * _BLOCK]
     h = _name_hashes.get(name)
     if h is None:
         h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
         if len(_name_hashes) < 100_000:
             _name_hashes[name] = h
-    block = number // _BLOCK
-    cached = _blocks.get(name)
-    if cached is not None and cached[1] == block and cached[0] == seed:
-        return cached[2][number - block * _BLOCK]
     # A new block only for the names already in the table, or while it is small: it never
     # churns, so a study with many names costs at most one value computed one by one.
     if _blocks_ok[0] and (cached is not None or len(_blocks) < 256) and 0 <= number < (1 << 60):

@@ -160,9 +160,10 @@ def _worker(
     gc_after_trial: bool,
     bar: _ProgressBar,
 ) -> None:
+    plain = not callbacks and bar._bar is None and not gc_after_trial
     while budget.take():
         frozen = run_trial(study, func, catch)
-        if not callbacks and bar._bar is None and not gc_after_trial:
+        if plain:
             continue
         try:
             for cb in callbacks:

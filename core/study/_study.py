@@ -432,6 +432,7 @@ class Study:
         """Finish ``frozen``; ``live`` is the storage's handle when it is the stored record."""
         storage = self._storage
         trial_id = frozen._trial_id
+        shared = False  # whether anyone but this method has seen the list ``values``
         try:
             if fail_reason is not None:
                 storage.set_trial_system_attr(trial_id, FAIL_REASON_KEY, fail_reason)
@@ -439,12 +440,13 @@ class Study:
             if type(self.sampler).after_trial is not BaseSampler.after_trial:
                 # The pruner may narrow what the sampler sees (Hyperband: the trial's bracket).
                 view = self.pruner.study_for_sampler(self, frozen)
+                shared = True
                 self.sampler.after_trial(view, frozen, state, values)
         finally:
             if live is not None:
                 # Seals the record: it is the finished trial every reader shares from now on.
                 storage._finish_live(  # type: ignore[attr-defined]
-                    live, frozen, state, None if values is None else list(values)
+                    live, frozen, state, list(values) if shared and values is not None else values
                 )
             else:
                 stop_heartbeat(storage, trial_id)
