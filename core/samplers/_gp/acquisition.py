@@ -89,6 +89,25 @@ class Acquisition:
     ) -> None:
         self.objective, self.best, self.constraints = objective, best, constraints
 
+    def length_scales(self) -> np.ndarray:
+        """Length scales (``lam ** -1/2``) of the objective's process, else (no feasible trial
+        yet) of the first constraint's: the units the acquisition search measures coordinates in.
+
+        Raises:
+            ValueError: There is neither an objective nor a constraint process.
+        """
+        gp = (
+            self.objective
+            if self.objective is not None
+            else (self.constraints[0][0] if self.constraints else None)
+        )
+        if gp is None:
+            raise ValueError(
+                "Acquisition: needs an `objective` or `constraints`, got objective=None, "
+                "constraints=[]."
+            )
+        return 1.0 / np.sqrt(gp.lam)
+
     def __call__(self, X: np.ndarray) -> np.ndarray:
         total = np.zeros(len(X))
         if self.objective is not None:

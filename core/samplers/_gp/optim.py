@@ -5,9 +5,13 @@
    values. Plain random points rather than a Sobol sequence: the candidates only seed the
    gradient search, and ``scipy.stats.qmc`` would add about half a second of imports
    (``scipy.stats``) to the first trial of every process.
-2. Run L-BFGS-B (analytic gradients) over the numerical coordinates from the best few candidates,
-   categorical coordinates held fixed; grid coordinates move in their continuous relaxation.
-3. Snap the results, then a discrete local search on the winner: every choice of each
+2. Choose the starts of the gradient search: the best candidate, a roulette draw among the
+   others weighted by ``exp(acquisition - max)`` (high values are favoured, but the starts do not
+   all fall into one basin), and the best observed point itself.
+3. Run L-BFGS-B (analytic gradients) from all starts at once over the numerical coordinates,
+   measured in units of the fitted length scales; categorical coordinates are held fixed, grid
+   coordinates move in their continuous relaxation.
+4. Snap the results, then a discrete local search on the winner: every choice of each
    categorical coordinate and one grid step either way along each grid coordinate, repeated
    while it improves.
 """
@@ -23,14 +27,15 @@ if TYPE_CHECKING:
     from tunesmith.samplers._gp.acquisition import Acquisition
     from tunesmith.samplers._gp.space import UnitCubeSpace
 
-N_GLOBAL = 512
+N_GLOBAL = 1024
 N_LOCAL = 128
-N_STARTS = 8
+N_STARTS = 10
 _LOCAL_SD = 0.05
 _MAX_DISCRETE_PASSES = 3
-# The starts share one problem, so the slowest decides the iterations; past this the gains are
-# negligible next to the cost.
-_MAX_ITER = 60
+# The starts share one problem, so the slowest decides the iterations.
+_MAX_ITER = 200
+#: Projected-gradient tolerance in the length-scale units of the search (see below).
+_GTOL = 1e-3
 
 
 def _local_search(
@@ -55,6 +60,22 @@ def _local_search(
     return x, value
 
 
+def _choose_starts(
+    X: np.ndarray, values: np.ndarray, n_starts: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices of the starting points: the best candidate, then a roulette draw (without
+    replacement) with weights ``exp(value - max)``, so most starts sit where the acquisition is
+    high but not all in the same basin."""
+    top = int(np.argmax(values))
+    weights = np.exp(values - values[top])
+    weights[top] = 0.0
+    n_more = min(n_starts - 1, int(np.count_nonzero(weights > 0.0)))
+    if n_more <= 0:
+        return np.array([top])
+    more = rng.choice(len(X), size=n_more, replace=False, p=weights / weights.sum())
+    return np.concatenate([[top], more])
+
+
 def optimize_acquisition(
     acq: Acquisition,
     space: UnitCubeSpace,
@@ -66,7 +87,8 @@ def optimize_acquisition(
     Args:
         acq: The acquisition function.
         space: The encoded search space.
-        X_best: Encoded best observed points (rows), centres of the local candidates.
+        X_best: Encoded best observed points (rows, best first): the first is always a start
+            of the gradient search, all are centres of local candidates.
         rng: Randomness of this trial.
     """
     dim = space.dim
@@ -77,33 +99,43 @@ def optimize_acquisition(
         cands.append(space.snap(local))
     X = np.concatenate(cands)
     values = acq(X)
-    order = np.argsort(-values)[:N_STARTS]
-    best_x, best_v = X[order[0]].copy(), float(values[order[0]])
+    order = _choose_starts(X, values, N_STARTS - (1 if len(X_best) else 0), rng)
+    starts = X[order]
+    if len(X_best):
+        # The incumbent itself: the optimum of the acquisition is often a small step from it.
+        starts = np.concatenate([starts, X_best[:1]])
+    start_values = acq(starts)
+    i = int(np.argmax(start_values))
+    best_x, best_v = starts[i].copy(), float(start_values[i])
 
     free = ~space.is_categorical
     if free.any():
+        # Search in coordinates divided by the length scales (z = x / l): the acquisition
+        # varies about equally fast along each of them, which L-BFGS-B's curvature estimate
+        # needs far fewer iterations to learn.
+        scale = acq.length_scales()[free]
+        n_free = int(free.sum())
+
         # All starts in one L-BFGS-B problem: the sum of the acquisition values is separable,
         # so its optimum is every start's own optimum, and one vectorised evaluation per step
         # replaces one Python round trip per start.
-        starts = X[order]
-        n_free = int(free.sum())
-
         def negative(z: np.ndarray) -> tuple[float, np.ndarray]:
             Xs = starts.copy()
-            Xs[:, free] = z.reshape(len(starts), n_free)
+            Xs[:, free] = z.reshape(len(starts), n_free) * scale
             v, g = acq.value_and_grad(Xs)
-            return -float(v.sum()), -g[:, free].ravel()
+            return -float(v.sum()), -(g[:, free] * scale).ravel()
 
+        upper = np.tile(1.0 / scale, len(starts))
         res = scipy.optimize.minimize(
             negative,
-            starts[:, free].ravel(),
+            (starts[:, free] / scale).ravel(),
             jac=True,
             method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * (n_free * len(starts)),
-            options={"maxiter": _MAX_ITER},
+            bounds=scipy.optimize.Bounds(np.zeros_like(upper), upper),
+            options={"maxiter": _MAX_ITER, "gtol": _GTOL},
         )
         Xs = starts.copy()
-        Xs[:, free] = res.x.reshape(len(starts), n_free)
+        Xs[:, free] = np.clip(res.x.reshape(len(starts), n_free) * scale, 0.0, 1.0)
         Xs = space.snap(Xs)
         vs = acq(Xs)
         i = int(np.argmax(vs))
