@@ -27,6 +27,7 @@ from tunesmith.samplers._gp.gp import (
     fit_gp,
     neg_log_posterior,
 )
+from tunesmith.samplers._gp.optim import _choose_starts, optimize_acquisition
 from tunesmith.samplers._gp.space import UnitCubeSpace
 from tunesmith.trial import Trial, TrialState
 
@@ -179,6 +180,76 @@ def test_acquisition_gradient_matches_finite_differences() -> None:
         for i, x in enumerate(Xc):
             fd = _finite_differences(lambda x, acq=acq: acq(x[None, :])[0], x, eps=1e-4)
             np.testing.assert_allclose(grads[i], fd, rtol=1e-4, atol=1e-5)
+
+
+# --- the acquisition search -----------------------------------------------------------------
+
+
+def test_starts_are_the_best_candidate_then_distinct_roulette_draws() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 2))
+    values = -np.arange(50.0)
+    values[7] = 0.5  # the best candidate
+    starts = _choose_starts(X, values, 10, rng)
+    assert starts[0] == 7
+    assert len(starts) == 10 and len(set(starts.tolist())) == 10
+    # Weights exp(value - max) fall by e per rank: the draws favour the high values.
+    assert np.median(starts[1:]) < 15
+
+
+def test_starts_are_fewer_when_the_other_candidates_have_zero_weight() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 2))
+    values = np.full(20, -1e4)
+    values[[3, 11]] = [0.0, -1.0]
+    starts = _choose_starts(X, values, 10, rng)
+    assert starts.tolist() == [3, 11]
+
+
+def test_acquisition_length_scales_come_from_the_objective_else_a_constraint() -> None:
+    X, y, is_cat = _data(with_categorical=False)
+    objective = fit_gp(X, y, is_cat, deterministic=False)
+    constraint = fit_gp(X, -y, is_cat, deterministic=False)
+    np.testing.assert_allclose(
+        Acquisition(objective, 0.0, [(constraint, 0.0)]).length_scales(),
+        1.0 / np.sqrt(objective.lam),
+    )
+    np.testing.assert_allclose(
+        Acquisition(None, 0.0, [(constraint, 0.0)]).length_scales(),
+        1.0 / np.sqrt(constraint.lam),
+    )
+    with pytest.raises(ValueError, match="`objective`"):
+        Acquisition(None, 0.0, []).length_scales()
+
+
+def test_acquisition_search_reaches_the_maximum_with_very_unequal_length_scales() -> None:
+    # y varies 30 times faster along x0 than along x1: the search, measured in length-scale
+    # units, must still land on the best point of a dense grid (or better).
+    rng = np.random.default_rng(4)
+    X = rng.random((25, 2))
+    y = np.sin(12.0 * X[:, 0]) + 0.3 * X[:, 1]
+    y = (y - y.mean()) / y.std()
+    gp = fit_gp(X, y, np.zeros(2, dtype=bool), deterministic=True)
+    assert gp.lam[0] > 10.0 * gp.lam[1]
+    acq = Acquisition(gp, float(y.max()), [])
+    space = UnitCubeSpace({"a": FloatDistribution(0.0, 1.0), "b": FloatDistribution(0.0, 1.0)})
+    g = np.linspace(0.0, 1.0, 401)
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    best_on_grid = float(acq(grid).max())
+    x = optimize_acquisition(acq, space, X[np.argsort(-y)[:5]], np.random.default_rng(0))
+    assert np.all((x >= 0.0) & (x <= 1.0))
+    assert float(acq(x[None, :])[0]) >= best_on_grid - 1e-3
+
+
+def test_acquisition_search_never_returns_worse_than_the_incumbent() -> None:
+    X, y, is_cat = _data(with_categorical=False)
+    gp = fit_gp(X, y, is_cat, deterministic=True)
+    acq = Acquisition(gp, float(y.max()), [])
+    space = UnitCubeSpace({n: FloatDistribution(0.0, 1.0) for n in "abc"})
+    incumbent = X[np.argmax(y)][None, :]
+    for seed in range(3):
+        x = optimize_acquisition(acq, space, incumbent, np.random.default_rng(seed))
+        assert acq(x[None, :])[0] >= acq(incumbent)[0]
 
 
 # --- the search space -------------------------------------------------------------------------
