@@ -167,11 +167,13 @@ class ObservationStore:
                 code = hit[1]
             else:
                 codes = self._column_codes[j]
-                code = codes.get(dist)
-                if code is None:
+                found = codes.get(dist)
+                if found is None:
                     code = len(codes)
                     codes[dist] = code
                     self._column_dists[j].append(dist)
+                else:
+                    code = found
                 if len(self._codes_by_id) >= 4096:
                     self._codes_by_id.clear()
                 self._codes_by_id[key] = (dist, code)
