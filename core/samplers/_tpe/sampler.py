@@ -176,12 +176,12 @@ class TPESampler(BaseSampler):
         ):
             if not isinstance(v, (bool, np.bool_)):
                 raise TypeError(f"TPESampler: `{name}` must be a bool, got {name}={v!r}.")
-        for name, v in (
+        for name, opt in (
             ("multivariate", multivariate),
             ("warn_independent_sampling", warn_independent_sampling),
         ):
-            if v is not None and not isinstance(v, (bool, np.bool_)):
-                raise TypeError(f"TPESampler: `{name}` must be a bool or None, got {name}={v!r}.")
+            if opt is not None and not isinstance(opt, (bool, np.bool_)):
+                raise TypeError(f"TPESampler: `{name}` must be a bool or None, got {name}={opt!r}.")
         if (
             isinstance(prior_weight, bool)
             or not isinstance(prior_weight, numbers.Real)
