@@ -1,8 +1,8 @@
 """Maximise an acquisition function over the encoded search space.
 
 1. Score uniform random points over the whole cube plus Gaussian perturbations of the best
-   observed points (local candidates, so exploitation can be precise), all snapped to valid
-   values. Plain random points rather than a Sobol sequence: the candidates only seed the
+   observed points at scales from 0.005 to 0.1 (local candidates, so exploitation can be
+   precise), all snapped to valid values. Plain random points rather than a Sobol sequence: the candidates only seed the
    gradient search, and ``scipy.stats.qmc`` would add about half a second of imports
    (``scipy.stats``) to the first trial of every process.
 2. Choose the starts of the gradient search: the best candidate, a roulette draw among the
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from tunesmith.samplers._gp.space import UnitCubeSpace
 
 N_GLOBAL = 1024
-N_LOCAL = 128
+N_LOCAL = 256
 N_STARTS = 10
-_LOCAL_SD = 0.05
+#: Range of the standard deviations of the local candidates around the best trials.
+_LOCAL_SD = (0.005, 0.1)
 _MAX_DISCRETE_PASSES = 3
 # The starts share one problem, so the slowest decides the iterations.
 _MAX_ITER = 200
@@ -95,7 +96,10 @@ def optimize_acquisition(
     cands = [space.from_unit(rng.random((N_GLOBAL, dim)))]
     if len(X_best):
         centres = X_best[rng.integers(0, len(X_best), N_LOCAL)]
-        local = centres + rng.normal(0.0, _LOCAL_SD, size=centres.shape) * ~space.is_categorical
+        # Step sizes spread log-uniformly over _LOCAL_SD: some candidates land close enough to
+        # the incumbent's optimum that the gradient search refines it to the last digits.
+        sd = np.exp(rng.uniform(*np.log(_LOCAL_SD), size=(len(centres), 1)))
+        local = centres + rng.normal(0.0, 1.0, size=centres.shape) * sd * ~space.is_categorical
         cands.append(space.snap(local))
     X = np.concatenate(cands)
     values = acq(X)
