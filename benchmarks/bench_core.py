@@ -2,6 +2,7 @@
 
     python benchmarks/bench_core.py                 # 10,000 trials (the reference run)
     python benchmarks/bench_core.py --trials 2000   # a quicker check
+    python benchmarks/bench_core.py --instructions  # instructions per trial (callgrind)
 
 What is measured (each in a fresh interpreter, so neither library warms the other up):
 
@@ -16,6 +17,10 @@ What is measured (each in a fresh interpreter, so neither library warms the othe
 Every measurement is repeated (``--repeats``, default 3) with the two libraries alternating, and
 the best of each is kept, so a burst of load on a shared machine hits neither side alone.
 
+``--instructions`` counts the instructions per trial of the optimize run instead, with
+``valgrind --tool=callgrind`` (runs of 1,000 and 3,000 trials, the difference divided by 2,000):
+a measure of the same overhead that the machine's load does not move.
+
 Targets: at least 10x Optuna's trials/s; ``study.trials`` on 10,000 trials within 10 ms; import
 time at most half of Optuna's. The table prints the ratios and whether each target is met.
 """
@@ -25,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
+import shutil
 import subprocess
 import sys
 
@@ -32,6 +39,7 @@ _TRIAL_RUN = r"""
 import json, sys, time
 
 lib_name, n_trials, quiet = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "quiet"
+reads = quiet and sys.argv[4:] != ["no-reads"]
 lib = __import__(lib_name)
 if quiet:
     lib.logging.set_verbosity(lib.logging.WARNING)
@@ -52,7 +60,7 @@ study.optimize(objective, n_trials=n_trials)
 elapsed = time.perf_counter() - t0
 out = {"trials_per_s": n_trials / elapsed}
 
-if quiet:
+if reads:
     def best_of(fn, repeats=3):
         best = float("inf")
         for _ in range(repeats):
@@ -101,6 +109,53 @@ def _import_time(lib: str, repeats: int = 5) -> float:
     return min(times)
 
 
+def _instructions_per_trial(lib: str, quiet: bool, n_small: int, n_large: int) -> float:
+    """Instructions per trial under callgrind: the difference of two runs, so start-up cancels.
+
+    Unlike trials/s, the count does not depend on the machine's load.
+    """
+    import re
+    import tempfile
+
+    counts = []
+    for n in (n_small, n_large):
+        with tempfile.NamedTemporaryFile(suffix=".log") as log:
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--callgrind-out-file=/dev/null",
+                    f"--log-file={log.name}",
+                    sys.executable,
+                    "-c",
+                    _TRIAL_RUN,
+                    lib,
+                    str(n),
+                    "quiet" if quiet else "loud",
+                    "no-reads",  # the optimize only: the reads grow with the study
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            found = re.search(r"Collected : (\d+)", Path(log.name).read_text())
+            assert found is not None, "no callgrind summary"
+            counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / (n_large - n_small)
+
+
+def _print_instructions() -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+    print("| verbosity | tunesmith instr/trial | Optuna 5.0 instr/trial | ratio |")
+    print("|---|---|---|---|")
+    for quiet in (True, False):
+        ours = _instructions_per_trial("tunesmith", quiet, 1000, 3000)
+        theirs = _instructions_per_trial("optuna", quiet, 1000, 3000)
+        label = "WARNING" if quiet else "default (INFO)"
+        print(f"| {label} | {ours:,.0f} | {theirs:,.0f} | {theirs / ours:.1f}x fewer |")
+
+
 def _has_optuna() -> bool:
     try:
         import optuna  # noqa: F401
@@ -113,10 +168,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=10_000, help="trials per optimize run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per library, best kept")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per trial under callgrind instead (slow; independent of load)",
+    )
     args = parser.parse_args()
     n = args.trials
     if not _has_optuna():
         sys.exit("bench_core.py compares against Optuna: pip install optuna==5.0.0")
+    if args.instructions:
+        _print_instructions()
+        return
 
     def best(runs: list[dict[str, float]]) -> dict[str, float]:
         return {k: (max if k == "trials_per_s" else min)(r[k] for r in runs) for k in runs[0]}
