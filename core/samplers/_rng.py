@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,7 +47,8 @@ def _unit_one(seed: int, h: int, number: int) -> float:
 # checked against `_unit_one` when it is made; if the two ever differ (another Python), the
 # blocks are switched off and every value is computed one by one.
 _BLOCK = 256
-_blocks: dict[str, tuple[int, int, list[float]]] = {}  # name -> (seed, block number, units)
+# name -> seed -> [block number, its units, values served from it]
+_blocks: dict[str, dict[int, list[Any]]] = {}
 _blocks_ok = [True]
 _XXPRIME_1 = 11400714785074694791
 _XXPRIME_2 = 14029467366897019727
@@ -95,21 +96,33 @@ def unit(seed: int, number: int, name: str) -> float:
     for the next trial numbers at once (no generator is built).
     """
     block = number // _BLOCK
-    cached = _blocks.get(name)
-    if cached is not None and cached[1] == block and cached[0] == seed:
-        return cached[2][number - block * _BLOCK]
+    cached = None
+    per_seed = _blocks.get(name)
+    if per_seed is not None:
+        cached = per_seed.get(seed)
+        if cached is not None and cached[0] == block:
+            cached[2] += 1
+            return cached[1][number - block * _BLOCK]  # type: ignore[no-any-return]
     h = _name_hashes.get(name)
     if h is None:
         h = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
         if len(_name_hashes) < 100_000:
             _name_hashes[name] = h
-    # A new block only for the names already in the table, or while it is small: it never
-    # churns, so a study with many names costs at most one value computed one by one.
-    if _blocks_ok[0] and (cached is not None or len(_blocks) < 256) and 0 <= number < (1 << 60):
-        units = _unit_block(seed, h, block)
-        if units is not None:
-            _blocks[name] = (seed, block, units)
-            return units[number - block * _BLOCK]
+    if _blocks_ok[0] and 0 <= number < (1 << 60):
+        # A block is made for a new name or seed while the tables are small, or to replace one
+        # that has served a few values already: studies that interleave (or many names) then
+        # cost about one value at a time, never one block per value.
+        if per_seed is None:
+            make = len(_blocks) < 256
+        elif cached is None:
+            make = len(per_seed) < 16
+        else:
+            make = cached[2] >= 32
+        if make:
+            units = _unit_block(seed, h, block)
+            if units is not None:
+                _blocks.setdefault(name, {})[seed] = [block, units, 0]
+                return units[number - block * _BLOCK]
     return _unit_one(seed, h, number)
 
 

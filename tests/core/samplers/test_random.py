@@ -204,3 +204,23 @@ def test_instance_override_of_sample_independent_is_asked() -> None:
     study = tunesmith.create_study(sampler=sampler)
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     assert [t.params["x"] for t in study.trials] == [0.25, 0.25]
+
+
+def test_interleaved_studies_get_the_values_they_get_alone() -> None:
+    def params_alone(seed: int, n: int) -> list[dict[str, Any]]:
+        study = tunesmith.create_study(sampler=RandomSampler(seed=seed))
+        study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 0, 9), n_trials=n)
+        return [t.params for t in study.trials]
+
+    # two studies with the same seed (one 300 trials ahead) and one with another seed, asked
+    # in turn, so that each moves between value blocks while the others use theirs
+    ahead = tunesmith.create_study(sampler=RandomSampler(seed=3))
+    ahead.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 0, 9), n_trials=300)
+    studies = [ahead, *(tunesmith.create_study(sampler=RandomSampler(seed=s)) for s in (3, 4))]
+    for _ in range(300):
+        for study in studies:
+            trial = study.ask()
+            study.tell(trial, trial.suggest_float("x", 0, 1) + trial.suggest_int("k", 0, 9))
+    assert [t.params for t in studies[0].trials] == params_alone(3, 600)
+    assert [t.params for t in studies[1].trials] == params_alone(3, 300)
+    assert [t.params for t in studies[2].trials] == params_alone(4, 300)
