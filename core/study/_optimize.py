@@ -196,6 +196,7 @@ def run_trial(
         reason = f"Trial {frozen.number} failed because of the following error: {exc!r}"
     else:
         state, values = TrialState.COMPLETE, result
+    vals: list[float] | None
     if state is TrialState.COMPLETE:
         if type(values) is float and values == values and len(study._directions) == 1:
             vals = [values]  # the common case, checked here without _check_tell's calls
