@@ -9,9 +9,10 @@ random points and values for both libraries, added with ``add_trials``), then ``
 ``repeats`` more trials with a trivial objective. The framework time of a trial is the CPU time
 of the process during the trial minus the CPU time spent inside the objective's own arithmetic
 (CPU time rather than wall time, so that other jobs on a shared machine do not count); the
-median over the repeats is reported. Spaces: 10 floats (independent TPE),
-the same with ``multivariate=True``, and a mixed 10-d space (floats, log floats, stepped
-floats, ints, log ints, categoricals). The growth exponent is the slope of log(time) against
+median over the repeats is reported. Spaces: 10 floats with the independent TPE
+(``multivariate=False``) and with the multivariate one (``mv``, the default of both libraries
+for one objective), and a mixed 10-d space (floats, log floats, stepped floats, ints, log ints,
+categoricals), again independent and multivariate. The growth exponent is the slope of log(time) against
 log(n). Both libraries run in this process, one after the other for each size, so machine load
 affects both alike.
 """
@@ -146,8 +147,8 @@ def main() -> None:
     parser.add_argument(
         "--spaces",
         nargs="*",
-        choices=["float", "mv", "mixed"],
-        default=["float", "mv", "mixed"],
+        choices=["float", "mv", "mixed", "mixed-mv"],
+        default=["float", "mv", "mixed", "mixed-mv"],
         help="which cases to run",
     )
     args = parser.parse_args()
@@ -161,6 +162,7 @@ def main() -> None:
             ("float", "10-d float", "float", False),
             ("mv", "10-d float mv", "float", True),
             ("mixed", "10-d mixed", "mixed", False),
+            ("mixed-mv", "10-d mixed mv", "mixed", True),
         ]
         if key in args.spaces
     ]
