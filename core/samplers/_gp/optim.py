@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -98,7 +99,8 @@ def optimize_acquisition(
         centres = X_best[rng.integers(0, len(X_best), N_LOCAL)]
         # Step sizes spread log-uniformly over _LOCAL_SD: some candidates land close enough to
         # the incumbent's optimum that the gradient search refines it to the last digits.
-        sd = np.exp(rng.uniform(*np.log(_LOCAL_SD), size=(len(centres), 1)))
+        lo, hi = math.log(_LOCAL_SD[0]), math.log(_LOCAL_SD[1])
+        sd = np.exp(rng.uniform(lo, hi, size=(len(centres), 1)))
         local = centres + rng.normal(0.0, 1.0, size=centres.shape) * sd * ~space.is_categorical
         cands.append(space.snap(local))
     X = np.concatenate(cands)
