@@ -185,7 +185,12 @@ def test_suggest_params_train(data: Any, task: str) -> None:
     assert params["objective"] == task
     assert "num_leaves" in trial.params and trial.distributions["learning_rate"].log
     booster = lgb.train(params, lgb.Dataset(X, y), 3)
-    assert booster.current_iteration() == 3
+    # LightGBM stops early when no leaf can be split under the sampled limits (for example a
+    # large `min_child_samples` on this small data set), so the trees built are 1 to 3.
+    assert 1 <= booster.current_iteration() <= 3
+    pred = booster.predict(X)
+    assert pred.shape == ((len(X), 3) if task == "multiclass" else (len(X),))
+    assert np.all(np.isfinite(pred))
 
 
 def test_suggest_params_overrides_and_fixed() -> None:
