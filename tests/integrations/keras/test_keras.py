@@ -12,20 +12,11 @@ from tunesmith.integrations.keras import (
     suggest_dense_layers,
     suggest_optimizer,
 )
-from tunesmith.pruners import BasePruner, NopPruner
+from tunesmith.pruners import NopPruner
+from tunesmith.testing.pruner import DeterministicPruner
 from tunesmith.trial import FixedTrial
 
 tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
-
-
-class PruneAt(BasePruner):
-    """Prunes every trial once it reported ``step``."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def prune(self, study: Any, trial: Any) -> bool:
-        return trial.last_step is not None and trial.last_step >= self.step
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +78,7 @@ def test_pruned_trial_stops_training_and_is_recorded_pruned(data: Any) -> None:
         callback.check_pruned()
         return 0.0  # not reached
 
-    study = tunesmith.create_study(pruner=PruneAt(2))
+    study = tunesmith.create_study(pruner=DeterministicPruner(from_step=2))
     study.optimize(objective, n_trials=1)
     (trial,) = study.trials
     assert trial.state is tunesmith.TrialState.PRUNED
@@ -105,7 +96,7 @@ def test_without_check_pruned_the_trial_would_complete(data: Any) -> None:
         _fit(_model(), data, KerasPruningCallback(trial), epochs=5)
         return 1.5
 
-    study = tunesmith.create_study(pruner=PruneAt(0))
+    study = tunesmith.create_study(pruner=DeterministicPruner(from_step=0))
     study.optimize(objective, n_trials=1)
     assert study.trials[0].state is tunesmith.TrialState.COMPLETE
     assert sorted(study.trials[0].intermediate_values) == [0]

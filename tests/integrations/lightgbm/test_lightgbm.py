@@ -10,18 +10,11 @@ import pytest
 import tunesmith
 from tunesmith.distributions import IntDistribution
 from tunesmith.integrations.lightgbm import LightGBMPruningCallback, suggest_lightgbm_params
-from tunesmith.pruners import BasePruner, MedianPruner, NopPruner
+from tunesmith.pruners import MedianPruner, NopPruner
+from tunesmith.testing.pruner import DeterministicPruner
 
 tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
 PARAMS = {"objective": "binary", "metric": "binary_logloss", "verbosity": -1, "num_threads": 1}
-
-
-class PruneAt(BasePruner):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def prune(self, study: Any, trial: Any) -> bool:
-        return trial.last_step is not None and trial.last_step >= self.step
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def test_train_reports_and_prunes(data: Any) -> None:
         booster = lgb.train(PARAMS, train, 20, valid_sets=[valid], callbacks=[cb])
         return float(booster.best_score["valid_0"]["binary_logloss"])
 
-    study = tunesmith.create_study(pruner=PruneAt(4))
+    study = tunesmith.create_study(pruner=DeterministicPruner(from_step=4))
     study.optimize(objective, n_trials=1)
     (trial,) = study.trials
     assert trial.state is tunesmith.TrialState.PRUNED
@@ -84,7 +77,7 @@ def test_cv_reports_the_fold_mean(data: Any) -> None:
     )
     got = trial._cache.intermediate_values
     assert [got[i] for i in range(4)] == pytest.approx(result["valid binary_logloss-mean"])
-    trial2 = tunesmith.create_study(pruner=PruneAt(1)).ask()
+    trial2 = tunesmith.create_study(pruner=DeterministicPruner(from_step=1)).ask()
     with pytest.raises(tunesmith.TrialPruned):
         lgb.cv(
             PARAMS,
@@ -115,7 +108,7 @@ def test_sklearn_api(data: Any) -> None:
         )
         return float(model.score(X[150:], y[150:]))
 
-    study = tunesmith.create_study(direction="maximize", pruner=PruneAt(2))
+    study = tunesmith.create_study(direction="maximize", pruner=DeterministicPruner(from_step=2))
     study.optimize(objective, n_trials=2)
     assert all(t.state is tunesmith.TrialState.PRUNED and t.last_step == 2 for t in study.trials)
 

@@ -16,7 +16,8 @@ from tunesmith.integrations.lightning import (
     suggest_optimizer,
     suggest_trainer_kwargs,
 )
-from tunesmith.pruners import BasePruner, NopPruner, ThresholdPruner
+from tunesmith.pruners import NopPruner, ThresholdPruner
+from tunesmith.testing.pruner import DeterministicPruner
 from tunesmith.trial import FixedTrial, TrialState
 
 tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
@@ -81,16 +82,8 @@ def _fit(trial: Any, monitor: str = "val_loss", **kwargs: Any) -> tuple[Net, Any
     return net, cb, trainer
 
 
-class PruneAt(BasePruner):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def prune(self, study: Any, trial: Any) -> bool:
-        return trial.last_step is not None and trial.last_step >= self.step
-
-
 def test_pruned_trial_stops_early_and_check_pruned_raises() -> None:
-    study = tunesmith.create_study(pruner=PruneAt(2))
+    study = tunesmith.create_study(pruner=DeterministicPruner(from_step=2))
     trial = study.ask()
     net, cb, trainer = _fit(trial)
     assert cb.pruned and trainer.should_stop

@@ -13,17 +13,9 @@ import pytest
 
 import tunesmith
 from tunesmith.integrations.mlflow import MLflowCallback
-from tunesmith.pruners import BasePruner
+from tunesmith.testing.pruner import DeterministicPruner
 
 tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
-
-
-class PruneAt(BasePruner):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def prune(self, study: Any, trial: Any) -> bool:
-        return trial.last_step is not None and trial.last_step >= self.step
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +53,7 @@ def _objective(trial: tunesmith.Trial) -> float:
 
 
 def test_each_finished_trial_becomes_one_run(uri: str) -> None:
-    study = tunesmith.create_study(study_name="basic", pruner=PruneAt(99))
+    study = tunesmith.create_study(study_name="basic", pruner=DeterministicPruner(from_step=None))
     cb = MLflowCallback(tracking_uri=uri, metric_name="loss")
     study.optimize(_objective, n_trials=3, callbacks=[cb], catch=(RuntimeError,))
     runs = _runs(uri, "basic")
@@ -89,7 +81,7 @@ def test_each_finished_trial_becomes_one_run(uri: str) -> None:
 
 
 def test_pruned_trial_is_killed_with_its_last_value(uri: str) -> None:
-    study = tunesmith.create_study(study_name="pruned", pruner=PruneAt(1))
+    study = tunesmith.create_study(study_name="pruned", pruner=DeterministicPruner(from_step=1))
     study.optimize(_objective, n_trials=1, callbacks=[MLflowCallback(tracking_uri=uri)])
     (run,) = _runs(uri, "pruned")
     assert run.info.status == "KILLED"
@@ -115,7 +107,7 @@ def test_metric_names_for_several_objectives(uri: str) -> None:
 
 
 def test_nested_runs_with_threads_log_each_trial_once(uri: str) -> None:
-    study = tunesmith.create_study(study_name="nested", pruner=PruneAt(99))
+    study = tunesmith.create_study(study_name="nested", pruner=DeterministicPruner(from_step=None))
     cb = MLflowCallback(uri, nested_runs=True, tag_study_user_attrs=True)
     study.set_user_attr("owner", "tests")
     study.optimize(_objective, n_trials=6, n_jobs=2, callbacks=[cb], catch=(RuntimeError,))
@@ -145,7 +137,9 @@ def test_mlflow_kwargs_are_honoured(uri: str) -> None:
             "parent_run_id": parent.info.run_id,
         },
     )
-    study = tunesmith.create_study(study_name="elsewhere", pruner=PruneAt(99))
+    study = tunesmith.create_study(
+        study_name="elsewhere", pruner=DeterministicPruner(from_step=None)
+    )
     study.optimize(_objective, n_trials=2, callbacks=[cb])
     assert client.get_experiment_by_name("elsewhere") is None
     runs = [r for r in client.search_runs([exp_id]) if "tunesmith.trial_number" in r.data.tags]

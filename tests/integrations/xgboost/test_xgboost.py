@@ -9,20 +9,11 @@ import xgboost
 import tunesmith
 from tunesmith.distributions import FloatDistribution, IntDistribution
 from tunesmith.integrations.xgboost import XGBoostPruningCallback, suggest_xgboost_params
-from tunesmith.pruners import BasePruner, MedianPruner, NopPruner
+from tunesmith.pruners import MedianPruner, NopPruner
+from tunesmith.testing.pruner import DeterministicPruner
 
 tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
 PARAMS = {"objective": "binary:logistic", "eval_metric": "logloss", "eta": 0.3, "nthread": 1}
-
-
-class PruneAt(BasePruner):
-    """Prunes every trial once it reported ``step``."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def prune(self, study: Any, trial: Any) -> bool:
-        return trial.last_step is not None and trial.last_step >= self.step
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +46,7 @@ def test_train_reports_every_round_and_prunes(data: Any) -> None:
         )
         return 0.0
 
-    study = tunesmith.create_study(pruner=PruneAt(3))
+    study = tunesmith.create_study(pruner=DeterministicPruner(from_step=3))
     study.optimize(objective, n_trials=1)
     (trial,) = study.trials
     assert trial.state is tunesmith.TrialState.PRUNED
@@ -101,7 +92,7 @@ def test_cv_reports_the_mean_test_metric(data: Any) -> None:
 def test_cv_pruning_propagates_trial_pruned(data: Any) -> None:
     X, y = data
     dtrain = xgboost.DMatrix(X, label=y)
-    study = tunesmith.create_study(pruner=PruneAt(1))
+    study = tunesmith.create_study(pruner=DeterministicPruner(from_step=1))
     trial = study.ask()
     cb = XGBoostPruningCallback(trial, "test-logloss")
     with pytest.raises(tunesmith.TrialPruned, match="pruned at step 1"):
@@ -124,7 +115,7 @@ def test_sklearn_api_with_eval_set(data: Any) -> None:
         model.fit(X, y, eval_set=[(X, y)], verbose=False)
         return float(model.score(X, y))
 
-    study = tunesmith.create_study(direction="maximize", pruner=PruneAt(5))
+    study = tunesmith.create_study(direction="maximize", pruner=DeterministicPruner(from_step=5))
     study.optimize(objective, n_trials=2)
     assert [t.state for t in study.trials] == [tunesmith.TrialState.PRUNED] * 2
     assert all(t.last_step == 5 for t in study.trials)
