@@ -361,6 +361,60 @@ def test_open_lock_breaks_an_old_lock_after_the_grace_period(tmp_path: Any) -> N
     lock.release()
 
 
+def test_open_lock_is_a_link_to_its_owner_file_removed_with_the_lock(tmp_path: Any) -> None:
+    path = str(tmp_path / "journal.log")
+    lock = JournalFileOpenLock(path)
+    assert lock.acquire()
+    (owner,) = [p for p in os.listdir(tmp_path) if p.startswith("journal.log.lock.owner.")]
+    assert os.path.samefile(path + ".lock", tmp_path / owner)
+    with open(path + ".lock") as f:
+        host, pid, _ = f.read().split(" ")
+    assert (host, int(pid)) == (socket.gethostname(), os.getpid())
+    lock.release()
+    assert not os.path.exists(path + ".lock")
+    assert (tmp_path / owner).exists()  # kept for the next acquisition
+    del lock
+    import gc
+
+    gc.collect()
+    assert not (tmp_path / owner).exists()
+
+
+def test_open_lock_waits_for_a_lock_file_made_with_o_excl(tmp_path: Any) -> None:
+    """A lock file created by open(O_EXCL) (older versions, other tools) excludes the link lock,
+    and the link lock excludes open(O_EXCL)."""
+    path = str(tmp_path / "journal.log")
+    with open(path + ".lock", "x") as f:  # held by a live process (this one)
+        f.write(f"{socket.gethostname()} {os.getpid()} cafe\n")
+    lock = JournalFileOpenLock(path, grace_period=None)
+    got = threading.Event()
+    thread = threading.Thread(target=lambda: lock.acquire() and got.set())
+    thread.start()
+    assert not got.wait(0.3)
+    os.unlink(path + ".lock")
+    thread.join()
+    assert got.is_set()
+    with pytest.raises(FileExistsError):
+        os.open(path + ".lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    lock.release()
+
+
+def test_open_lock_removes_owner_files_of_dead_processes(tmp_path: Any) -> None:
+    path = str(tmp_path / "journal.log")
+    proc = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    proc.start()
+    proc.join()
+    dead = tmp_path / "journal.log.lock.owner.dead"
+    dead.write_text(f"{socket.gethostname()} {proc.pid} dead\n")
+    remote = tmp_path / "journal.log.lock.owner.remote"
+    remote.write_text(f"some-other-host {proc.pid} remote\n")
+    lock = JournalFileOpenLock(path)
+    assert lock.acquire()
+    lock.release()
+    assert not dead.exists()
+    assert remote.exists()  # another host's process: not ours to judge
+
+
 def test_invalid_arguments_are_refused(tmp_path: Any) -> None:
     backend = JournalFileBackend(str(tmp_path / "j.log"))
     with pytest.raises(TypeError, match="`backend`"):
@@ -392,19 +446,22 @@ def test_fsync_finish_flushes_exactly_the_ops_others_depend_on(
 
     flushed: list[list[int]] = []
     pending: list[int] = []
-    real_append = JournalFileBackend.append_logs
+    real_append = JournalFileBackend._append
 
-    def spy_append(self: JournalFileBackend, logs: list[dict[str, Any]]) -> None:
+    def spy_append(
+        self: JournalFileBackend, logs: list[dict[str, Any]], read_from: int | None
+    ) -> bytes | None:
         pending.extend(int(log["op"]) for log in logs)
-        real_append(self, logs)
+        out = real_append(self, logs, read_from)
         if pending:  # nothing was flushed by this append
             flushed.append([])
+        return out
 
     def spy_sync(fd: int) -> None:
         flushed.append(list(pending))
         pending.clear()
 
-    monkeypatch.setattr(JournalFileBackend, "append_logs", spy_append)
+    monkeypatch.setattr(JournalFileBackend, "_append", spy_append)
     monkeypatch.setattr(_file, "_datasync", spy_sync)
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "j.log")), snapshot_interval=None)
     study = tunesmith.create_study(storage=storage)
