@@ -89,12 +89,23 @@ def _unit_block(seed: int, h: int, block: int) -> list[float] | None:
     return units
 
 
+# name -> (seed, block number, its units): the block each name used last, for the fast path.
+_recent: dict[str, tuple[int, int, list[float]]] = {}
+
+
 def unit(seed: int, number: int, name: str) -> float:
     """A uniform float in ``[0, 1)`` determined by ``seed``, a trial number and a parameter name.
 
     Cheap enough to call for every parameter of every trial: values come from a block computed
     for the next trial numbers at once (no generator is built).
     """
+    hit = _recent.get(name)
+    if hit is not None and hit[0] == seed and hit[1] == number // _BLOCK:
+        return hit[2][number % _BLOCK]
+    return _unit_miss(seed, number, name)
+
+
+def _unit_miss(seed: int, number: int, name: str) -> float:
     block = number // _BLOCK
     cached = None
     per_seed = _blocks.get(name)
@@ -102,6 +113,7 @@ def unit(seed: int, number: int, name: str) -> float:
         cached = per_seed.get(seed)
         if cached is not None and cached[0] == block:
             cached[2] += 1
+            _recent[name] = (seed, block, cached[1])
             return cached[1][number - block * _BLOCK]  # type: ignore[no-any-return]
     h = _name_hashes.get(name)
     if h is None:
@@ -110,18 +122,21 @@ def unit(seed: int, number: int, name: str) -> float:
             _name_hashes[name] = h
     if _blocks_ok[0] and 0 <= number < (1 << 60):
         # A block is made for a new name or seed while the tables are small, or to replace one
-        # that has served a few values already: studies that interleave (or many names) then
-        # cost about one value at a time, never one block per value.
+        # that has served a few values already (or whose successor is asked for: trials that
+        # run in order): studies that interleave (or many names) then cost about one value at
+        # a time, never one block per value.
         if per_seed is None:
             make = len(_blocks) < 256
         elif cached is None:
             make = len(per_seed) < 16
         else:
-            make = cached[2] >= 32
+            make = cached[2] >= 32 or block == cached[0] + 1
         if make:
             units = _unit_block(seed, h, block)
             if units is not None:
                 _blocks.setdefault(name, {})[seed] = [block, units, 0]
+                if len(_recent) < 256:
+                    _recent[name] = (seed, block, units)
                 return units[number - block * _BLOCK]
     return _unit_one(seed, h, number)
 

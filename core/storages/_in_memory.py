@@ -5,6 +5,7 @@ from collections.abc import Container, Sequence
 import copy
 import datetime
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 import uuid
 
@@ -17,9 +18,9 @@ from tunesmith.exceptions import (
 )
 from tunesmith.storages._base import DEFAULT_STUDY_NAME_PREFIX, BaseHeartbeat, BaseStorage
 from tunesmith.study._frozen import FrozenStudy
-from tunesmith.study._study_direction import StudyDirection
+from tunesmith.study._study_direction import MAXIMIZE, StudyDirection
 from tunesmith.trial._frozen import FrozenTrial
-from tunesmith.trial._state import TrialState
+from tunesmith.trial._state import COMPLETE, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.distributions import BaseDistribution
@@ -70,10 +71,11 @@ class InMemoryStorage(BaseStorage):
         self._next_study_id = 0
         self._next_trial_id = 0
 
-    def _now(self) -> datetime.datetime:
-        # The clock for trial timestamps; the journal storage's replay overrides it with the
-        # time recorded in each operation, so every process rebuilds identical trials.
-        return datetime.datetime.now()
+    def _now(self) -> datetime.datetime | float:
+        # The clock for trial timestamps: a ``time.time()`` timestamp, which FrozenTrial turns
+        # into the local datetime when it is read. The journal storage's replay overrides it
+        # with the time recorded in each operation, so every process rebuilds identical trials.
+        return time.time()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -113,6 +115,9 @@ class InMemoryStorage(BaseStorage):
             s = self._study(study_id)
             for t in s.trials:
                 self._trials.pop(t._trial_id, None)
+                # Sealed, so the live path's one check refuses writes to a deleted trial (with
+                # the public methods' error: the trial is not found).
+                t._sealed = True
             del self._names[s.name]
             del self._studies[study_id]
 
@@ -199,7 +204,7 @@ class InMemoryStorage(BaseStorage):
         now = self._now()
         trial = FrozenTrial._running(number, now, trial_id)
         if s.datetime_start is None:
-            s.datetime_start = now
+            s.datetime_start = trial._datetime_start
         s.trials.append(trial)
         self._trials[trial_id] = (study_id, number)
         return trial
@@ -211,7 +216,7 @@ class InMemoryStorage(BaseStorage):
             t = waiting.popleft()
             if t._state is TrialState.WAITING:
                 t._state = TrialState.RUNNING
-                t._datetime_start = self._now()
+                t._start = self._now()
                 return t
         return None
 
@@ -245,13 +250,13 @@ class InMemoryStorage(BaseStorage):
 
     def _finish(self, s: _Study, t: FrozenTrial) -> None:
         t._sealed = True
-        if t._state is TrialState.COMPLETE and len(s.directions) == 1:
+        if t._state is COMPLETE and len(s.directions) == 1:
             b = s.best_trial
             if b is None:
                 s.best_trial = t
                 return
             v, best = t._values[0], b._values[0]  # type: ignore[index]
-            if v > best if s.directions[0] is StudyDirection.MAXIMIZE else v < best:
+            if v > best if s.directions[0] is MAXIMIZE else v < best:
                 s.best_trial = t
 
     def set_trial_param(
@@ -277,12 +282,12 @@ class InMemoryStorage(BaseStorage):
             if state is TrialState.RUNNING:
                 if t._state is not TrialState.WAITING:
                     return False
-                t._datetime_start = self._now()
+                t._start = self._now()
             if values is not None:
                 t._values = list(values)
             t._state = state
             if state.is_finished():
-                t._datetime_complete = self._now()
+                t._complete = self._now()
                 self._finish(s, t)
             return True
 
@@ -342,7 +347,7 @@ class InMemoryStorage(BaseStorage):
         lock = self._lock
         lock.acquire()
         try:
-            if t._sealed or t._trial_id not in self._trials:
+            if t._sealed:  # finished, or its study deleted
                 self._writable(t._trial_id)  # raises the public methods' error
             if s.dists.get(name) is not dist:
                 self._check_dist(s, name, dist)
@@ -359,12 +364,12 @@ class InMemoryStorage(BaseStorage):
         lock = self._lock
         lock.acquire()
         try:
-            if t._sealed or t._trial_id not in self._trials:
+            if t._sealed:  # finished, or its study deleted
                 self._writable(t._trial_id)
             if values is not None:
                 t._values = values
             t._state = state
-            t._datetime_complete = self._now()
+            t._complete = self._now()
             self._finish(s, t)
         finally:
             lock.release()

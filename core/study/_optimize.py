@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 import gc
+import itertools
 import logging
 import os
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from tunesmith import logging as _logging
 from tunesmith.exceptions import TrialPruned
-from tunesmith.trial._state import TrialState
+from tunesmith.trial._state import COMPLETE, PRUNED, TrialState
 
 if TYPE_CHECKING:
     from tunesmith.study._study import CallbackType, ObjectiveFuncType, Study
@@ -26,26 +28,27 @@ class _Budget:
 
     def __init__(self, study: Study, n_trials: int | None, timeout: float | None) -> None:
         self._study = study
-        self._left = n_trials
+        self._n_trials = n_trials
+        # Slots are numbered by ``next()`` on a counter: one C call, which no other thread can
+        # interleave with while the GIL is held. Without a GIL each take holds ``_lock``.
+        self._taken = itertools.count()
+        self._atomic = getattr(sys, "_is_gil_enabled", lambda: True)()
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._lock = threading.Lock()
         self.error: BaseException | None = None
 
     def take(self) -> bool:
-        lock = self._lock
-        lock.acquire()  # not ``with``: this runs once per trial, and ``with`` costs more
-        try:
-            if self.error is not None or self._study._stop_flag:
-                return False
-            if self._deadline is not None and time.monotonic() >= self._deadline:
-                return False
-            if self._left is not None:
-                if self._left <= 0:
-                    return False
-                self._left -= 1
+        if self.error is not None or self._study._stop_flag:
+            return False
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return False
+        n = self._n_trials
+        if n is None:
             return True
-        finally:
-            lock.release()
+        if self._atomic:
+            return next(self._taken) < n
+        with self._lock:
+            return next(self._taken) < n
 
 
 def _check_args(n_trials: Any, timeout: Any, n_jobs: Any) -> int:
@@ -195,19 +198,19 @@ def run_trial(
         state, values, error = TrialState.FAIL, None, exc
         reason = f"Trial {frozen.number} failed because of the following error: {exc!r}"
     else:
-        state, values = TrialState.COMPLETE, result
+        state, values = COMPLETE, result
     vals: list[float] | None
-    if state is TrialState.COMPLETE:
+    if state is COMPLETE:
         if type(values) is float and values == values and len(study._directions) == 1:
             vals = [values]  # the common case, checked here without _check_tell's calls
         else:
             state, vals, reason = study._check_tell(frozen, values, None, explicit=False)
-    elif state is TrialState.PRUNED:
-        state, vals, _ = study._check_tell(frozen, None, TrialState.PRUNED, explicit=False)
+    elif state is PRUNED:
+        state, vals, _ = study._check_tell(frozen, None, PRUNED, explicit=False)
     else:
         vals = None
     done = study._finish(frozen, state, vals, reason, trial._live)
-    if state is not TrialState.COMPLETE or _logger.isEnabledFor(logging.INFO):
+    if state is not COMPLETE or _logger.isEnabledFor(logging.INFO):
         _log_result(study, done, reason, error)
     if error is not None and not isinstance(error, catch):
         raise error

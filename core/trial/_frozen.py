@@ -10,7 +10,7 @@ import warnings
 from tunesmith._keys import CONSTRAINTS_KEY
 from tunesmith.distributions import BaseDistribution, check_distribution_compatibility
 from tunesmith.trial._base import BaseTrial
-from tunesmith.trial._state import TrialState
+from tunesmith.trial._state import RUNNING, TrialState
 
 
 class FrozenTrial(BaseTrial):
@@ -41,13 +41,13 @@ class FrozenTrial(BaseTrial):
     """
 
     __slots__ = (
-        "_datetime_complete",
-        "_datetime_start",
+        "_complete",
         "_distributions",
         "_intermediate_values",
         "_number",
         "_params",
         "_sealed",
+        "_start",
         "_state",
         "_system_attrs",
         "_trial_id",
@@ -81,8 +81,8 @@ class FrozenTrial(BaseTrial):
         self._values: list[float] | None = (
             [value] if value is not None else (list(values) if values is not None else None)
         )
-        self._datetime_start = datetime_start
-        self._datetime_complete = datetime_complete
+        self._start: datetime.datetime | float | None = datetime_start
+        self._complete: datetime.datetime | float | None = datetime_complete
         self._params = params
         self._distributions = distributions
         self._user_attrs = user_attrs
@@ -91,15 +91,20 @@ class FrozenTrial(BaseTrial):
         self._trial_id = trial_id
 
     @classmethod
-    def _running(cls, number: int, datetime_start: datetime.datetime, trial_id: int) -> FrozenTrial:
-        """A new RUNNING trial with nothing recorded yet (storages create one per trial)."""
+    def _running(
+        cls, number: int, datetime_start: datetime.datetime | float, trial_id: int
+    ) -> FrozenTrial:
+        """A new RUNNING trial with nothing recorded yet (storages create one per trial).
+
+        ``datetime_start`` may be a ``time.time()`` timestamp (see ``_datetime_start``).
+        """
         t = object.__new__(cls)
         t._sealed = False
         t._number = number
-        t._state = TrialState.RUNNING
+        t._state = RUNNING
         t._values = None
-        t._datetime_start = datetime_start
-        t._datetime_complete = None
+        t._start = datetime_start
+        t._complete = None
         t._params = {}
         t._distributions = {}
         t._user_attrs = {}
@@ -277,6 +282,31 @@ class FrozenTrial(BaseTrial):
         self._check_mutable("values")
         self._values = None if v is None else list(v)
 
+    # The two times are kept as given: a datetime, or a ``time.time()`` timestamp (the storage in
+    # this process takes its clock that way: a tenth of the cost of ``datetime.now()``), turned
+    # into the same local datetime the first time it is read.
+    @property
+    def _datetime_start(self) -> datetime.datetime | None:
+        v = self._start
+        if v.__class__ is float:
+            v = self._start = datetime.datetime.fromtimestamp(v)  # type: ignore[arg-type]
+        return v  # type: ignore[return-value]
+
+    @_datetime_start.setter
+    def _datetime_start(self, v: datetime.datetime | float | None) -> None:
+        self._start = v
+
+    @property
+    def _datetime_complete(self) -> datetime.datetime | None:
+        v = self._complete
+        if v.__class__ is float:
+            v = self._complete = datetime.datetime.fromtimestamp(v)  # type: ignore[arg-type]
+        return v  # type: ignore[return-value]
+
+    @_datetime_complete.setter
+    def _datetime_complete(self, v: datetime.datetime | float | None) -> None:
+        self._complete = v
+
     @property
     def datetime_start(self) -> datetime.datetime | None:
         return self._datetime_start
@@ -284,7 +314,7 @@ class FrozenTrial(BaseTrial):
     @datetime_start.setter
     def datetime_start(self, v: datetime.datetime | None) -> None:
         self._check_mutable("datetime_start")
-        self._datetime_start = v
+        self._start = v
 
     @property
     def datetime_complete(self) -> datetime.datetime | None:
@@ -294,7 +324,7 @@ class FrozenTrial(BaseTrial):
     @datetime_complete.setter
     def datetime_complete(self, v: datetime.datetime | None) -> None:
         self._check_mutable("datetime_complete")
-        self._datetime_complete = v
+        self._complete = v
 
     @property
     def params(self) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class Trial(BaseTrial):
         "_relative_space",
         "_sampler_view",
         "_trial_id",
+        "_unit_seed",
         "study",
     )
 
@@ -60,7 +61,8 @@ class Trial(BaseTrial):
         self._relative_params: dict[str, Any] | None = None
         self._sampler_view: Study | None = None
         self._relative_space: dict[str, BaseDistribution] = _NO_SPACE
-        self._by_unit = False
+        self._by_unit: bool | None = None
+        self._unit_seed: Any = _UNSET
 
     # -- suggestions --------------------------------------------------------------------------
     def _sampler_study(self) -> Study:
@@ -74,17 +76,31 @@ class Trial(BaseTrial):
     def _init_relative(self) -> dict[str, Any]:
         sampler = self.study.sampler
         self._relative_params = {}
-        # Read once per trial, like the relative step: see BaseSampler._independent_by_unit.
-        by_unit = self._by_unit = getattr(
-            sampler, "_independent_by_unit", False
-        ) and "sample_independent" not in getattr(sampler, "__dict__", ())
-        if not by_unit and sampler._has_relative():
+        if not self._draws_by_unit() and sampler._has_relative():
             study = self._sampler_study()
             space = sampler.infer_relative_search_space(study, self._cache)
             self._relative_space = space
             if space:
                 self._relative_params = sampler.sample_relative(study, self._cache, space)
         return self._relative_params
+
+    def _draws_by_unit(self) -> bool:
+        # Read once per trial, like the relative step: see BaseSampler._independent_by_unit.
+        if self._by_unit is None:
+            self._find_unit_seed()
+        return bool(self._by_unit)
+
+    def _find_unit_seed(self) -> int | None:
+        # The seed that every value of this trial is drawn with, or None if some value may come
+        # from elsewhere (enqueued parameters, a sampler that does not draw by unit).
+        sampler = self.study.sampler
+        if self._by_unit is None:
+            self._by_unit = getattr(
+                sampler, "_independent_by_unit", False
+            ) and "sample_independent" not in getattr(sampler, "__dict__", ())
+        if self._by_unit and FIXED_PARAMS_KEY not in self._cache._system_attrs:
+            return sampler._seed  # type: ignore[attr-defined, no-any-return]
+        return None
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
         cache = self._cache
@@ -94,37 +110,16 @@ class Trial(BaseTrial):
         facts = _facts.get(id(distribution))
         if facts is None or facts[0] is not distribution:
             facts = _learn(distribution)
-        external: Any = _UNSET
-        fixed = cache._system_attrs.get(FIXED_PARAMS_KEY)
-        if fixed is not None and name in fixed:
-            value = fixed[name]
-            if not distribution.contains(value):
-                warnings.warn(
-                    f"Trial #{cache._number}: the enqueued value {name}={value!r} is outside "
-                    f"{distribution!r}; it is used as it is.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        elif facts[1]:
-            # a categorical's only choice has index 0; numeric distributions hold only `low`
-            value = distribution.to_external_repr(getattr(distribution, "low", 0.0))
+        seed = self._unit_seed
+        if seed is _UNSET:
+            seed = self._unit_seed = self._find_unit_seed()
+        draw = facts[2]
+        if seed is not None and draw is not None:
+            # The value as stored, computed here (BaseSampler._independent_by_unit); a single
+            # value distribution draws its only value.
+            external = draw(unit(seed, cache._number, name))
         else:
-            rel = self._relative_params
-            if rel is None:
-                rel = self._init_relative()
-            if rel and name in rel and self._relative_space.get(name) == distribution:
-                value = rel[name]
-            elif self._by_unit and facts[2] is not None:
-                # The value as stored, computed here (BaseSampler._independent_by_unit).
-                seed = self.study.sampler._seed  # type: ignore[attr-defined]
-                external = facts[2](unit(seed, cache._number, name))
-            else:
-                view = self._sampler_view
-                if view is None:
-                    view = self._sampler_study()
-                value = self.study.sampler.sample_independent(view, cache, name, distribution)
-        if external is _UNSET:
-            external = distribution.to_external_repr(distribution.to_internal_repr(value))
+            external = self._sample(name, distribution, facts[1], draw)
         live = self._live
         if live is not None:  # the storage writes the record that is ``cache``
             self.study._storage._set_live_param(live, cache, name, external, distribution)  # type: ignore[attr-defined]
@@ -134,6 +129,42 @@ class Trial(BaseTrial):
             cache._params[name] = external
             cache._distributions[name] = distribution
         return external
+
+    def _sample(
+        self,
+        name: str,
+        distribution: BaseDistribution,
+        single: bool,
+        draw: Callable[[float], Any] | None,
+    ) -> Any:
+        """The external value of a new parameter, when it is not simply drawn by unit."""
+        cache = self._cache
+        fixed = cache._system_attrs.get(FIXED_PARAMS_KEY)
+        if fixed is not None and name in fixed:
+            value = fixed[name]
+            if not distribution.contains(value):
+                warnings.warn(
+                    f"Trial #{cache._number}: the enqueued value {name}={value!r} is outside "
+                    f"{distribution!r}; it is used as it is.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+        elif single:
+            return draw(0.0)  # type: ignore[misc]  # the only value (see _learn)
+        else:
+            rel = self._relative_params
+            if rel is None:
+                rel = self._init_relative()
+            if rel and name in rel and self._relative_space.get(name) == distribution:
+                value = rel[name]
+            elif self._draws_by_unit() and draw is not None:
+                seed = self.study.sampler._seed  # type: ignore[attr-defined]
+                return draw(unit(seed, cache._number, name))
+            else:
+                value = self.study.sampler.sample_independent(
+                    self._sampler_study(), cache, name, distribution
+                )
+        return distribution.to_external_repr(distribution.to_internal_repr(value))
 
     def _resuggest(self, name: str, old: BaseDistribution, new: BaseDistribution) -> Any:
         if old != new:
@@ -284,12 +315,20 @@ _UNSET = object()
 def _learn(
     distribution: BaseDistribution,
 ) -> tuple[BaseDistribution, bool, Callable[[float], Any] | None]:
-    """Whether ``distribution`` holds one value, and its unit drawer (None if it has none)."""
+    """Whether ``distribution`` holds one value, and its unit drawer (None if it has none).
+
+    The drawer of a distribution with one value returns that value exactly, whatever the unit.
+    """
     try:
         draw: Callable[[float], Any] | None = _samplers_base.unit_drawer(distribution)
     except TypeError:  # a kind of distribution that from_unit does not know
         draw = None
-    facts = (distribution, distribution.single(), draw)
+    single = distribution.single()
+    if single:
+        # a categorical's only choice has index 0; numeric distributions hold only `low`
+        only = distribution.to_external_repr(getattr(distribution, "low", 0.0))
+        draw = lambda u: only  # noqa: E731
+    facts = (distribution, single, draw)
     if len(_facts) >= 4096:
         _facts.clear()
     _facts[id(distribution)] = facts  # keeps it alive, so its id is not reused

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import enum
 import json
+import time
 from typing import Any
 import zlib
 
@@ -83,7 +84,7 @@ class ReplayState(InMemoryStorage):
 
     def __init__(self) -> None:
         super().__init__()
-        self._op_time = datetime.datetime.now()
+        self._op_time: datetime.datetime | float = time.time()
         self.heartbeats: dict[int, float] = {}  # trial_id -> epoch seconds of its last beat
         self._dist_cache: dict[str, BaseDistribution] = {}
         self._handlers = {
@@ -117,14 +118,14 @@ class ReplayState(InMemoryStorage):
     def __getstate__(self) -> dict[str, Any]:  # pragma: no cover - never pickled
         raise TypeError("The journal's replay state is rebuilt from the logs, not pickled.")
 
-    def _now(self) -> datetime.datetime:
+    def _now(self) -> datetime.datetime | float:
         return self._op_time
 
     def apply(self, op: dict[str, Any]) -> Any:
         """Apply one operation; return its result or raise why it was refused."""
         t = op.get("t")
         if t is not None:
-            self._op_time = datetime.datetime.fromtimestamp(t)
+            self._op_time = float(t)  # FrozenTrial makes the datetime when it is read
         return self._handlers[Op(op["op"])](op)
 
     def _dist(self, text: str) -> BaseDistribution:
