@@ -57,16 +57,20 @@ def _encode(log: dict[str, Any]) -> bytes:
     return b"%d %08x %s\n" % (len(payload), zlib.crc32(payload), payload)
 
 
+_raw_decode = json.JSONDecoder().raw_decode  # json.loads without its per-call checks
+
+
 def _decode(line: bytes) -> dict[str, Any] | None:
     """The record in ``line`` (without its newline), or ``None`` if it is damaged."""
     try:
         length, crc, payload = line.split(b" ", 2)
         if int(length) != len(payload) or int(crc, 16) != zlib.crc32(payload):
             return None
-        log = json.loads(payload)
+        text = payload.decode()
+        log, end = _raw_decode(text)
     except ValueError:  # also UnicodeDecodeError and json.JSONDecodeError
         return None
-    return log if isinstance(log, dict) else None
+    return log if end == len(text) and isinstance(log, dict) else None
 
 
 def _read_from(fd: int, offset: int) -> Iterator[bytes]:
@@ -475,16 +479,14 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
         bad: list[int] = []  # offsets of damaged lines not yet followed by a good record
         buf = b""
         buf_offset = offset
+        index = self._index
         for chunk in chunks:
-            buf = buf + chunk if buf else chunk
-            start = 0
-            while True:
-                end = buf.find(b"\n", start)
-                if end < 0:
-                    break
-                line_offset = buf_offset + start
-                log = _decode(buf[start:end])
-                start = end + 1
+            lines = (buf + chunk if buf else chunk).split(b"\n")
+            buf = lines.pop()  # the bytes after the last newline: an incomplete line
+            for line in lines:
+                line_offset = buf_offset
+                buf_offset += len(line) + 1
+                log = _decode(line)
                 if log is None:
                     bad.append(line_offset)
                     continue
@@ -492,14 +494,12 @@ class JournalFileBackend(BaseJournalBackend, BaseJournalSnapshot):
                     self._warn_damaged(bad)
                     bad = []
                 if number % _INDEX_EVERY == 0:
-                    self._index[number] = resume
-                resume = buf_offset + start
+                    index[number] = resume
+                resume = buf_offset
                 self._last_record = (number, line_offset)
                 number += 1
                 if number > log_number_from:
                     yield log
-            buf = buf[start:]
-            buf_offset += start
         # A damaged line with no good record after it may still be being written: stop
         # before it and look again next time.
         with self._mutex:

@@ -248,6 +248,23 @@ def test_torn_last_record_is_skipped_and_appends_still_work(tmp_path: Any) -> No
     assert len([w for w in record if "damaged" in str(w.message)]) == 1
 
 
+def test_records_split_across_read_chunks_are_read_whole(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tunesmith.storages.journal import _file
+
+    path = str(tmp_path / "journal.log")
+    study = _study_with_trials(JournalStorage(JournalFileBackend(path)), 5)
+    expected = list(JournalFileBackend(path).read_logs(0))
+    for chunk in (1, 7, 64):
+        monkeypatch.setattr(_file, "_CHUNK", chunk)
+        backend = JournalFileBackend(path)
+        assert list(backend.read_logs(0)) == expected
+        assert list(backend.read_logs(3)) == expected[3:]
+        reopened = tunesmith.load_study(study_name="s", storage=JournalStorage(backend))
+        assert reopened.trials == study.trials
+
+
 def test_corrupt_record_in_the_middle_is_skipped(tmp_path: Any) -> None:
     path = str(tmp_path / "journal.log")
     storage = JournalStorage(JournalFileBackend(path))
