@@ -407,6 +407,29 @@ def test_threads_2000_trials_numbers_unique_contiguous_none_running() -> None:
     assert len(study.get_trials(states=(TrialState.RUNNING,))) == 0
 
 
+@pytest.mark.parametrize("atomic", [True, False])
+def test_budget_hands_out_exactly_n_trials_slots_across_threads(atomic: bool) -> None:
+    # With the GIL a slot is one next() on a counter; without it (free-threaded Python) each
+    # take holds the budget's lock. Both must hand out exactly n_trials slots.
+    from tunesmith.study._optimize import _Budget
+
+    budget = _Budget(_study(), n_trials=5000, timeout=None)
+    budget._atomic = atomic
+    granted = [0] * 8
+
+    def worker(i: int) -> None:
+        while budget.take():
+            granted[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(granted) == 5000
+    assert budget.take() is False
+
+
 def test_threads_with_failures_and_prunes_count_correctly() -> None:
     study = _study()
 

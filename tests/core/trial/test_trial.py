@@ -321,3 +321,26 @@ def test_should_prune_asks_the_pruner_with_the_reported_values() -> None:
     assert seen == [{0: 0.1}, {0: 0.1, 1: 0.2}, {0: 0.1, 1: 0.2, 2: 0.9}]
     frozen = study.trials[0]
     assert frozen.state is TrialState.PRUNED and frozen.value == 0.9
+
+
+def test_times_are_datetimes_however_they_are_read() -> None:
+    # The in-memory storage stamps trials with time.time(); every way of reading a trial must
+    # still give the same local datetimes, also after a copy or a pickle round trip.
+    import copy
+    import pickle
+
+    study = _study()
+    before = datetime.datetime.now()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    after = datetime.datetime.now()
+    raw = study.get_trials(deepcopy=False)[0]
+    for t in (copy.copy(raw), pickle.loads(pickle.dumps(raw)), raw, copy.deepcopy(raw)):
+        assert type(t.datetime_start) is datetime.datetime
+        assert type(t.datetime_complete) is datetime.datetime
+        assert before <= t.datetime_start <= t.datetime_complete <= after  # type: ignore[operator]
+        assert t.datetime_start == raw.datetime_start
+        assert t.duration == raw.datetime_complete - raw.datetime_start  # type: ignore[operator]
+    assert raw == pickle.loads(pickle.dumps(raw))
+    (summary,) = tunesmith.get_all_study_summaries(study._storage)
+    assert summary.datetime_start == raw.datetime_start
+    assert study.trials_dataframe()["datetime_start"][0] == raw.datetime_start
