@@ -52,8 +52,11 @@ def _needs_flush(logs: list[dict[str, Any]]) -> bool:
     return False
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode  # made once, not per call
+
+
 def _encode(log: dict[str, Any]) -> bytes:
-    payload = json.dumps(log, separators=(",", ":")).encode()
+    payload = _compact_json(log).encode()
     return b"%d %08x %s\n" % (len(payload), zlib.crc32(payload), payload)
 
 

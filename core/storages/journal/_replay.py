@@ -9,6 +9,7 @@ written once for both storages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import datetime
 import enum
 import json
@@ -59,7 +60,9 @@ def _iv_from_json(v: Any) -> float | tuple[float, ...]:
     return tuple(float(x) for x in v) if isinstance(v, list) else float(v)
 
 
-def trial_to_json(t: FrozenTrial) -> dict[str, Any]:
+def trial_to_json(
+    t: FrozenTrial, dist_to_json: Callable[[BaseDistribution], str] = distribution_to_json
+) -> dict[str, Any]:
     """A trial as JSON-ready data (parameters in internal representation)."""
     dists = t.distributions
     return {
@@ -68,7 +71,7 @@ def trial_to_json(t: FrozenTrial) -> dict[str, Any]:
         "datetime_start": _dt_to_json(t.datetime_start),
         "datetime_complete": _dt_to_json(t.datetime_complete),
         "params": {k: dists[k].to_internal_repr(v) for k, v in t.params.items()},
-        "distributions": {k: distribution_to_json(d) for k, d in dists.items()},
+        "distributions": {k: dist_to_json(d) for k, d in dists.items()},
         "user_attrs": t.user_attrs,
         "system_attrs": t.system_attrs,
         "intermediate_values": {
@@ -87,6 +90,9 @@ class ReplayState(InMemoryStorage):
         self._op_time: datetime.datetime | float = time.time()
         self.heartbeats: dict[int, float] = {}  # trial_id -> epoch seconds of its last beat
         self._dist_cache: dict[str, BaseDistribution] = {}
+        # The text each cached distribution was read from, by id (cached objects live as long
+        # as the state, so their ids stay theirs): snapshots reuse it instead of re-encoding.
+        self._dist_text: dict[int, str] = {}
         self._handlers = {
             Op.CREATE_STUDY: self._create_study,
             Op.DELETE_STUDY: self._delete_study,
@@ -132,7 +138,12 @@ class ReplayState(InMemoryStorage):
         d = self._dist_cache.get(text)
         if d is None:
             d = self._dist_cache[text] = json_to_distribution(text)
+            self._dist_text[id(d)] = text
         return d
+
+    def _dist_to_json(self, d: BaseDistribution) -> str:
+        text = self._dist_text.get(id(d))
+        return distribution_to_json(d) if text is None else text
 
     # -- handlers -----------------------------------------------------------------------------
     def _create_study(self, op: dict[str, Any]) -> int:
@@ -200,7 +211,10 @@ class ReplayState(InMemoryStorage):
                         "datetime_start": _dt_to_json(s.datetime_start),
                         "dists": {k: distribution_to_json(d) for k, d in s.dists.items()},
                         "best": None if s.best_trial is None else s.best_trial._number,
-                        "trials": [{"id": t._trial_id, **trial_to_json(t)} for t in s.trials],
+                        "trials": [
+                            {"id": t._trial_id, **trial_to_json(t, self._dist_to_json)}
+                            for t in s.trials
+                        ],
                     }
                 )
             data = {
