@@ -160,7 +160,9 @@ class JournalFileOpenLock(BaseJournalFileLock):
     when the lock object goes or the process exits) that holds the owner's host, pid and a
     random token. ``link`` fails if the name exists, as ``open(O_CREAT | O_EXCL)`` does, so
     processes that create the lock file either way exclude each other; linking needs no new
-    inode, which makes a lock/unlock about ten times cheaper on ext4. A lock left behind by a
+    inode, which makes a lock/unlock about ten times cheaper on ext4. On a file system without
+    hard links (FAT, some network or FUSE ones) the lock file is created with
+    ``open(O_CREAT | O_EXCL)`` and holds the same owner line. A lock left behind by a
     crashed process is broken when its owner is a dead process on this host, or when it is older
     than ``grace_period`` seconds (owners on other hosts; keep the grace period well above the
     clock skew between hosts and above the longest append). Owner files left by processes that
@@ -191,7 +193,9 @@ class JournalFileOpenLock(BaseJournalFileLock):
         self._mutex = threading.Lock()  # threads of this process queue here, not on the file
         self._owner: str | None = None  # this process's owner file (made on first acquire)
         self._owner_pid = -1
-        self._owner_ino = -1
+        self._owner_id: tuple[int, int | None] = (-1, None)
+        self._links = True  # False where the file system has no hard links: open(O_EXCL)
+        self._held: tuple[int, int | None] | None = None  # identifies our lock file
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_lock_file": self._lock_file, "_grace_period": self._grace_period}
@@ -211,7 +215,7 @@ class JournalFileOpenLock(BaseJournalFileLock):
             ino = os.fstat(fd).st_ino
         finally:
             os.close(fd)
-        self._owner, self._owner_pid, self._owner_ino = path, pid, ino
+        self._owner, self._owner_pid, self._owner_id = path, pid, (ino, None)
         # Removed with this object or at exit; in a forked child the finaliser does nothing
         # (the file is the parent's).
         weakref.finalize(self, _remove_owner_file, path, pid)
@@ -221,44 +225,66 @@ class JournalFileOpenLock(BaseJournalFileLock):
         self._mutex.acquire()
         delay = 0.0002
         try:
-            if self._owner_pid != os.getpid():
-                self._make_owner()
-            owner = self._owner
-            assert owner is not None
-            while True:
-                # The lock file's mtime is the owner file's: fresh at every acquisition, so
-                # other processes never take a held lock for an old one.
-                try:
-                    os.utime(owner)
-                    os.link(owner, self._lock_file)
-                except FileExistsError:
-                    # NFS may report a link whose reply was lost as failed: the link count says.
-                    if os.stat(owner).st_nlink < 2 or not self._holds_lock_file():
-                        self._break_if_stale()
-                        time.sleep(delay * (0.5 + random.random()))
-                        delay = min(delay * 2, 0.02)
-                        continue
-                except FileNotFoundError:  # the owner file was deleted under us: make another
-                    self._make_owner()
-                    owner = self._owner
-                    assert owner is not None
-                    continue
-                return True
+            while not self._try_lock():
+                self._break_if_stale()
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.02)
+            return True
         except BaseException:
             self._mutex.release()
             raise
 
-    def _holds_lock_file(self) -> bool:
+    def _try_lock(self) -> bool:
+        """Create the lock file if it does not exist; ``True`` if this call created it."""
+        if self._links:
+            if self._owner_pid != os.getpid():
+                self._make_owner()
+            owner = self._owner
+            assert owner is not None
+            try:
+                # The lock file's mtime is the owner file's: fresh at every acquisition, so no
+                # process takes a held lock for an abandoned one.
+                os.utime(owner)
+                os.link(owner, self._lock_file)
+            except FileExistsError:
+                # NFS may report a link whose reply was lost as failed: the link count says.
+                if os.stat(owner).st_nlink < 2 or self._lock_file_id(False) != self._owner_id:
+                    return False
+            except FileNotFoundError:  # our owner file was deleted: make another
+                self._owner_pid = -1
+                return False
+            except OSError:  # no hard links on this file system (FAT, some network/FUSE ones)
+                self._links = False
+                return self._try_lock()
+            self._held = self._owner_id
+            return True
         try:
-            return os.stat(self._lock_file).st_ino == self._owner_ino
-        except FileNotFoundError:
+            fd = os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
             return False
+        try:
+            os.write(fd, f"{self._host} {os.getpid()} {uuid.uuid4().hex}\n".encode())
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        # A created file's inode number may be reused once it is deleted: its mtime tells ours.
+        self._held = (st.st_ino, st.st_mtime_ns)
+        return True
+
+    def _lock_file_id(self, with_mtime: bool) -> tuple[int, int | None] | None:
+        try:
+            st = os.stat(self._lock_file)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns if with_mtime else None)
 
     def release(self) -> None:
         try:
-            # Still ours if the name is still a link to our owner file (whose inode nobody else
-            # can get while it exists); a broken lock taken by another process is not.
-            if self._holds_lock_file():
+            # Still ours if the name is still our link (an owner file's inode is nobody else's
+            # while it exists) or the file we created; a broken lock retaken by another process
+            # is not.
+            held = self._held
+            if held is not None and self._lock_file_id(held[1] is not None) == held:
                 os.unlink(self._lock_file)
             else:
                 _logger.warning(
@@ -266,6 +292,7 @@ class JournalFileOpenLock(BaseJournalFileLock):
                     "(it held it longer than the grace period); raise `grace_period`."
                 )
         finally:
+            self._held = None
             self._mutex.release()
 
     def _is_stale(self, st: os.stat_result) -> bool:

@@ -416,6 +416,51 @@ def test_open_lock_waits_for_a_lock_file_made_with_o_excl(tmp_path: Any) -> None
     lock.release()
 
 
+def test_open_lock_held_by_a_killed_process_is_broken(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "journal.log")
+    code = (
+        "import os, sys\n"
+        "from tunesmith.storages.journal import JournalFileOpenLock\n"
+        "lock = JournalFileOpenLock(sys.argv[1])\n"
+        "lock.acquire()\n"
+        "os._exit(0)  # dies holding the lock, with no clean-up at all\n"
+    )
+    subprocess.run([sys.executable, "-c", code, path], check=True)
+    assert os.path.exists(path + ".lock")
+    (dead_owner,) = [p for p in os.listdir(tmp_path) if ".lock.owner." in p]
+    lock = JournalFileOpenLock(path, grace_period=None)
+    assert lock.acquire()
+    lock.release()
+    assert not os.path.exists(path + ".lock")
+    assert not (tmp_path / dead_owner).exists()
+
+
+def test_open_lock_without_hard_links_creates_the_lock_file(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the file system refuses hard links (FAT, some FUSE file systems), the lock file is
+    created with open(O_EXCL) instead, and the journal works the same."""
+
+    def no_links(src: str, dst: str) -> None:
+        raise PermissionError(1, "Operation not permitted", src)
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = str(tmp_path / "journal.log")
+    lock = JournalFileOpenLock(path)
+    assert lock.acquire()
+    with open(path + ".lock") as f:
+        host, pid, _ = f.read().split(" ")
+    assert (host, int(pid)) == (socket.gethostname(), os.getpid())
+    assert os.stat(path + ".lock").st_nlink == 1
+    lock.release()
+    assert not os.path.exists(path + ".lock")
+    study = _study_with_trials(JournalStorage(JournalFileBackend(path)), 3)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+
+
 def test_open_lock_removes_owner_files_of_dead_processes(tmp_path: Any) -> None:
     path = str(tmp_path / "journal.log")
     proc = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
