@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from tunesmith.trial._frozen import FrozenTrial
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+_COMPLETE, _PRUNED, _FAIL, _RUNNING = (
+    TrialState.COMPLETE,
+    TrialState.PRUNED,
+    TrialState.FAIL,
+    TrialState.RUNNING,
+)
 COMPLETE, PRUNED, RUNNING = 0, 1, 2
 
 
@@ -89,6 +95,9 @@ class ObservationStore:
         # Group decomposition: parameter sets that always occur together.
         self._groups: list[dict[str, BaseDistribution]] = []
         self._snapshot: Snapshot | None = None
+        # For `scan`: every trial before this index of the study's list was finished (and
+        # taken in if its state counts) at the previous scan.
+        self._frontier = 0
 
     # -- growth ------------------------------------------------------------------------------
     def _grow_rows(self, need: int) -> None:
@@ -214,35 +223,65 @@ class ObservationStore:
                 # Fewer finished trials than before: the study was replaced; start over.
                 self._reset()
                 missing = len(trials)
-            if missing or self._snapshot is None:
-                if missing:
-                    # New finished trials are usually the latest ones: look from the end.
-                    fresh = []
-                    ids = self._ids
-                    for t in reversed(trials):
-                        if t._trial_id not in ids:
-                            fresh.append(t)
-                            if len(fresh) == missing:
-                                break
-                    self._grow_rows(self._n + len(fresh))
-                    for t in sorted(fresh, key=lambda t: t.number):
-                        self._add(t)
-                n = self._n
-                self._snapshot = Snapshot(
-                    n=n,
-                    number=self._number[:n],
-                    state=self._state[:n],
-                    loss=self._loss[:n],
-                    step=self._step[:n],
-                    violation=self._violation[:n],
-                    values=self._values[:n],
-                    codes=self._codes[:n],
-                    columns=dict(self._columns),
-                    column_dists=[list(c) for c in self._column_dists],
-                    space=dict(sorted((self._space or {}).items())),
-                    ordered=self._ordered,
-                    groups=sorted(
-                        (dict(sorted(g.items())) for g in self._groups), key=lambda g: min(g)
-                    ),
-                )
-            return self._snapshot
+            fresh = []
+            if missing:
+                # New finished trials are usually the latest ones: look from the end.
+                ids = self._ids
+                for t in reversed(trials):
+                    if t._trial_id not in ids:
+                        fresh.append(t)
+                        if len(fresh) == missing:
+                            break
+            return self._take_in(fresh)
+
+    def scan(self, trials: list[FrozenTrial]) -> tuple[Snapshot, list[FrozenTrial]]:
+        """Like :meth:`sync`, from *all* the study's trials in number order, looking only at
+        those from the first one that was unfinished at the previous scan: the snapshot, and
+        the RUNNING trials (the records as the storage holds them) found on the way."""
+        with self._lock:
+            if len(trials) < self._frontier:
+                self._reset()  # fewer trials than before: the study was replaced
+            fresh: list[FrozenTrial] = []
+            running: list[FrozenTrial] = []
+            frontier = None
+            ids = self._ids
+            for j in range(self._frontier, len(trials)):
+                t = trials[j]
+                state = t._state
+                if state is _COMPLETE or state is _PRUNED:
+                    if t._trial_id not in ids:
+                        fresh.append(t)
+                elif state is not _FAIL:
+                    if state is _RUNNING:
+                        running.append(t)
+                    if frontier is None:
+                        frontier = j
+            self._frontier = len(trials) if frontier is None else frontier
+            return self._take_in(fresh), running
+
+    def _take_in(self, fresh: list[FrozenTrial]) -> Snapshot:
+        # Called with the lock held.
+        if fresh or self._snapshot is None:
+            if fresh:
+                self._grow_rows(self._n + len(fresh))
+                for t in sorted(fresh, key=lambda t: t.number):
+                    self._add(t)
+            n = self._n
+            self._snapshot = Snapshot(
+                n=n,
+                number=self._number[:n],
+                state=self._state[:n],
+                loss=self._loss[:n],
+                step=self._step[:n],
+                violation=self._violation[:n],
+                values=self._values[:n],
+                codes=self._codes[:n],
+                columns=dict(self._columns),
+                column_dists=[list(c) for c in self._column_dists],
+                space=dict(sorted((self._space or {}).items())),
+                ordered=self._ordered,
+                groups=sorted(
+                    (dict(sorted(g.items())) for g in self._groups), key=lambda g: min(g)
+                ),
+            )
+        return self._snapshot

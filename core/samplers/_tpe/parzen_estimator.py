@@ -345,7 +345,7 @@ class NumericKernels:
         computed with two contractions over dimensions instead of a ``(d, C, K)`` array.
         """
         C, K = x.shape[1], self.mu.shape[1]
-        total = np.zeros((C, K))
+        total = None
         cont = np.flatnonzero(~self.disc)
         if len(cont):
             center = (0.5 * (self.a + self.b))[cont]
@@ -354,14 +354,22 @@ class NumericKernels:
             s2 = self.inv_sigma[cont] ** 2
             # Both contractions in one matrix product: [t^2, t] @ [s2; -2 mu s2].
             lhs = np.concatenate([t * t, t], axis=0).T
-            rhs = np.concatenate([s2, -2.0 * mu * s2], axis=0)
-            quad = lhs @ rhs + np.sum(mu * mu * s2, axis=0)
-            total += -0.5 * np.maximum(quad, 0.0)
+            rhs = np.empty((2 * len(cont), K))
+            rhs[: len(cont)] = s2
+            np.multiply(mu, s2, out=rhs[len(cont) :])
+            const = np.sum(mu * rhs[len(cont) :], axis=0)
+            rhs[len(cont) :] *= -2.0
+            total = lhs @ rhs
+            total += const
+            np.maximum(total, 0.0, out=total)
+            # -0.5 * quad + the kernels' log scale, in one pass
+            total *= -0.5
             total += self._log_scale_sum(cont)
         for j in np.flatnonzero(self.disc):
             table, inv_x, inv_k = self._unique_masses(int(j), x[j])
-            total += table[np.ix_(inv_x, inv_k)]
-        return total
+            part = table[np.ix_(inv_x, inv_k)]
+            total = part if total is None else total + part
+        return np.zeros((C, K)) if total is None else total
 
     def log_pdf_per_dim(self, x: np.ndarray) -> np.ndarray:
         """``(d, C)``: each dimension's own mixture at the values ``x`` (``(d, C)``)."""

@@ -261,7 +261,7 @@ class TPESampler(BaseSampler):
         self._lock = threading.Lock()
         self._stores: dict[tuple[Any, ...], ObservationStore] = {}
         # The snapshot taken while inferring a trial's space, reused by sample_relative.
-        self._pending: dict[int, Snapshot] = {}
+        self._pending: dict[int, tuple[Snapshot, list[FrozenTrial] | None]] = {}
         self._specs: dict[int, tuple[BaseDistribution, DimSpec]] = {}
         self._warned_missing_constraints = False
 
@@ -310,10 +310,16 @@ class TPESampler(BaseSampler):
 
     # -- observations ------------------------------------------------------------------------
     def _snapshot(self, study: Study) -> Snapshot:
+        return self._observe(study)[0]
+
+    def _observe(self, study: Study) -> tuple[Snapshot, list[FrozenTrial] | None]:
+        """The observations, and the study's RUNNING trials if they were found on the way
+        (``None``: ask the study, see ``_running_rows``)."""
         storage = study._storage
         # A pruner may show the sampler part of the study (Hyperband: one bracket, marked by
         # `_view_key`); each view needs its own observations.
-        key = (id(storage), study._study_id, getattr(study, "_view_key", None))
+        view = getattr(study, "_view_key", None)
+        key = (id(storage), study._study_id, view)
         with self._lock:
             store = self._stores.get(key)
             if store is None or store.storage is not storage:
@@ -321,7 +327,13 @@ class TPESampler(BaseSampler):
                     self._stores.pop(next(iter(self._stores)))
                 store = ObservationStore(storage, study._study_id, study.directions)
                 self._stores[key] = store
-        return store.sync(study._get_finished_trials(_FINISHED))
+        if view is not None:
+            return store.sync(study._get_finished_trials(_FINISHED)), None
+        # The whole study: one pass over the trials that were unfinished at the previous
+        # decision and the new ones gives both the new observations and the running trials,
+        # without a pass over the history (in memory, the list is a copy of pointers).
+        trials = storage.get_all_trials(study._study_id, deepcopy=False, states=None)
+        return store.scan(trials)
 
     def _spec(self, dist: BaseDistribution) -> DimSpec:
         # Keyed by identity: trials reuse their distribution objects, and hashing one
@@ -344,7 +356,7 @@ class TPESampler(BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        snap = self._snapshot(study)
+        snap, running = self._observe(study)
         if self._group:
             space = {k: d for g in snap.groups for k, d in g.items() if not d.single()}
         else:
@@ -353,18 +365,17 @@ class TPESampler(BaseSampler):
             with self._lock:
                 if len(self._pending) > 256:
                     self._pending.clear()
-                self._pending[trial._trial_id] = snap
+                self._pending[trial._trial_id] = (snap, running)
         return space
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         with self._lock:
-            snap = self._pending.pop(trial._trial_id, None)
+            pending = self._pending.pop(trial._trial_id, None)
         if not search_space:
             return {}
-        if snap is None:
-            snap = self._snapshot(study)
+        snap, running = self._observe(study) if pending is None else pending
         if snap.n < self._n_startup_trials:
             return {}
         if self._group:
@@ -377,9 +388,17 @@ class TPESampler(BaseSampler):
             rest = {k: d for k, d in search_space.items() if k not in covered}
             if rest:
                 subspaces.append(rest)
-            return self._sample(study, trial, snap, subspaces, joint=True, salt="relative")
+            return self._sample(
+                study, trial, snap, subspaces, joint=True, salt="relative", running=running
+            )
         return self._sample(
-            study, trial, snap, [search_space], joint=self._is_joint(study), salt="relative"
+            study,
+            trial,
+            snap,
+            [search_space],
+            joint=self._is_joint(study),
+            salt="relative",
+            running=running,
         )
 
     def sample_independent(
@@ -389,7 +408,7 @@ class TPESampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        snap = self._snapshot(study)
+        snap, running = self._observe(study)
         if snap.n < self._n_startup_trials:
             return self._random_sampler.sample_independent(
                 study, trial, param_name, param_distribution
@@ -408,6 +427,7 @@ class TPESampler(BaseSampler):
             [{param_name: param_distribution}],
             joint=False,
             salt=("independent", param_name),
+            running=running,
         )
         return out[param_name]
 
@@ -468,14 +488,18 @@ class TPESampler(BaseSampler):
         *,
         joint: bool,
         salt: object,
+        running: list[FrozenTrial] | None = None,
     ) -> dict[str, Any]:
         rng = trial_rng(self._seed, trial.number, "tpe", salt)
         n = snap.n
         number, state, loss = snap.number, snap.state, snap.loss
         step, violation = snap.step, snap.violation
-        running: list[FrozenTrial] = []
-        if self._constant_liar:
+        if not self._constant_liar:
+            running = []
+        elif running is None:
             running = self._running_rows(study, trial)
+        else:
+            running = [t for t in running if t._trial_id != trial._trial_id]
         if running:
             r = len(running)
             number = np.concatenate([number, [t.number for t in running]])
@@ -561,10 +585,13 @@ class TPESampler(BaseSampler):
         if running:
             extra = np.full((len(running), d), np.nan)
             for i, t in enumerate(running):
-                params = t.params
+                # Another worker may be writing these (the storage's own records, in memory):
+                # a parameter counts once its distribution is there too.
+                params, own_dists = t.params, t.distributions
                 for j, (name, dist) in enumerate(space.items()):
-                    if name in params:
-                        extra[i, j] = _value_for(params[name], t.distributions[name], dist)
+                    own = own_dists.get(name)
+                    if own is not None and name in params:
+                        extra[i, j] = _value_for(params[name], own, dist)
             values = np.concatenate([values, extra])
         if order is not None:
             values = values[order]
@@ -577,12 +604,11 @@ class TPESampler(BaseSampler):
     def _obs_weights(self, valid: np.ndarray, mo: np.ndarray | None) -> np.ndarray:
         """``(d, n)`` weights of the rows valid per dimension (columns of ``valid``)."""
         n, d = valid.shape
-        out = np.zeros((d, n))
         if mo is not None:
             return np.where(valid.T, mo[None, :], 0.0)
         if valid.all():
-            out[:] = self._call_weights(n)[None, :]
-            return out
+            return np.broadcast_to(self._call_weights(n), (d, n))  # read-only, never copied
+        out = np.zeros((d, n))
         for j in range(d):
             mask = valid[:, j]
             out[j, mask] = self._call_weights(int(mask.sum()))
@@ -619,8 +645,9 @@ class TPESampler(BaseSampler):
         num_b = num_a = None
         if num:
             nspecs = [specs[j] for j in num]
-            num_b = NumericKernels(nspecs, xb[:, num].T, vb[:, num].T, wb[num], p)
-            num_a = NumericKernels(nspecs, xa[:, num].T, va[:, num].T, wa[num], p)
+            every = len(num) == len(specs)  # then no row gather (the weights may be a view)
+            num_b = NumericKernels(nspecs, xb[:, num].T, vb[:, num].T, wb if every else wb[num], p)
+            num_a = NumericKernels(nspecs, xa[:, num].T, va[:, num].T, wa if every else wa[num], p)
         cat_b: list[CategoricalKernels] = []
         cat_a: list[CategoricalKernels] = []
         for j in cat:

@@ -386,6 +386,28 @@ def test_split_ranks_complete_then_pruned_by_step_then_infeasible() -> None:
     assert split(state, loss, step, violation, 6, rng).all()
 
 
+@given(
+    losses=st.lists(
+        st.sampled_from([-np.inf, -1.0, 0.0, 0.5, 2.0, np.inf]), min_size=1, max_size=40
+    ),
+    running=st.lists(st.booleans(), min_size=40, max_size=40),
+    n_below=st.integers(0, 45),
+)
+def test_split_of_complete_rows_is_the_stable_sort_by_value(
+    losses: list[float], running: list[bool], n_below: int
+) -> None:
+    # Only COMPLETE (and RUNNING) rows: the smallest values, ties broken by row order, never a
+    # RUNNING row. Many ties on purpose.
+    n = len(losses)
+    is_running = np.array(running[:n])
+    state = np.where(is_running, RUNNING, COMPLETE).astype(np.int8)
+    loss = np.array(losses)[:, None]
+    zeros = np.zeros(n)
+    below = split(state, loss, zeros, zeros, n_below, np.random.default_rng(0))
+    rows = [i for i in sorted(range(n), key=lambda i: (losses[i], i)) if not is_running[i]]
+    assert np.flatnonzero(below).tolist() == sorted(rows[:n_below])
+
+
 def test_pruned_trials_inform_the_model_through_their_last_value() -> None:
     study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=5))
 
@@ -819,3 +841,27 @@ def test_works_on_a_sqlite_storage_with_two_workers(tmp_path: Any) -> None:
     trials = again.get_trials(states=(TrialState.COMPLETE,))
     assert len(trials) == 20
     assert all(-5 <= t.params["x"] <= 5 and -5 <= t.params["y"] <= 5 for t in trials)
+
+
+def test_observations_follow_trials_that_finish_out_of_order() -> None:
+    # The sampler reads only the trials from the first one unfinished at its previous read:
+    # trials that finish later, in any order, must still all be taken in, and the running ones
+    # reported for the constant liar.
+    sampler = TPESampler(seed=0, n_startup_trials=100)
+    study = tunesmith.create_study(sampler=sampler)
+    trials = [study.ask() for _ in range(4)]
+    for t in trials:
+        t.suggest_float("x", 0, 1)
+    snap, running = sampler._observe(study)
+    assert snap.n == 0 and [t.number for t in running] == [0, 1, 2, 3]
+    study.tell(trials[2], 2.0)
+    snap, running = sampler._observe(study)
+    assert snap.number.tolist() == [2] and [t.number for t in running] == [0, 1, 3]
+    study.tell(trials[0], 0.0)
+    study.tell(trials[1], state=TrialState.FAIL)
+    study.tell(trials[3], state=TrialState.PRUNED)
+    snap, running = sampler._observe(study)
+    assert sorted(snap.number.tolist()) == [0, 2, 3] and running == []
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    snap, running = sampler._observe(study)
+    assert sorted(snap.number.tolist()) == [0, 2, 3, 4, 5, 6] and running == []
