@@ -629,11 +629,13 @@ class TPESampler(BaseSampler):
         xa, va = values[~below], valid[~below]
         if joint:
             keep_b = vb.all(axis=1)
+            if not keep_b.all():
+                xb, vb = xb[keep_b], vb[keep_b]
+                if mo_weights is not None:
+                    mo_weights = mo_weights[keep_b]
             keep_a = va.all(axis=1)
-            xb, vb = xb[keep_b], vb[keep_b]
-            xa, va = xa[keep_a], va[keep_a]
-            if mo_weights is not None:
-                mo_weights = mo_weights[keep_b]
+            if not keep_a.all():
+                xa, va = xa[keep_a], va[keep_a]
         wb = self._obs_weights(vb, mo_weights)
         wa = self._obs_weights(va, None)
         specs = [self._spec(dist) for dist in dists]
@@ -645,9 +647,12 @@ class TPESampler(BaseSampler):
         num_b = num_a = None
         if num:
             nspecs = [specs[j] for j in num]
-            every = len(num) == len(specs)  # then no row gather (the weights may be a view)
-            num_b = NumericKernels(nspecs, xb[:, num].T, vb[:, num].T, wb if every else wb[num], p)
-            num_a = NumericKernels(nspecs, xa[:, num].T, va[:, num].T, wa if every else wa[num], p)
+            if len(num) == len(specs):  # no gathers (the weights may be a read-only view)
+                num_b = NumericKernels(nspecs, xb.T, vb.T, wb, p)
+                num_a = NumericKernels(nspecs, xa.T, va.T, wa, p)
+            else:
+                num_b = NumericKernels(nspecs, xb[:, num].T, vb[:, num].T, wb[num], p)
+                num_a = NumericKernels(nspecs, xa[:, num].T, va[:, num].T, wa[num], p)
         cat_b: list[CategoricalKernels] = []
         cat_a: list[CategoricalKernels] = []
         for j in cat:
