@@ -716,13 +716,16 @@ class TPESampler(BaseSampler):
             if log_w is None:
                 log_w = kern.log_weights()
         assert total is not None and log_w is not None
-        s = total + log_w[None, :]
-        m = np.max(s, axis=1, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0.0)
+        s = total  # a fresh array: worked on in place
+        s += log_w[None, :]
+        m = s.max(axis=1)
+        m[~np.isfinite(m)] = 0.0
+        s -= m[:, None]
         # The exponentials in single precision (vectorised on every x86-64 numpy, unlike
         # double precision): the result only ranks candidates, and the largest term is 1.
-        terms = np.exp((s - m).astype(np.float32))
-        return np.log(np.sum(terms, axis=1, dtype=np.float64)) + m[:, 0]
+        terms = s.astype(np.float32)
+        np.exp(terms, out=terms)
+        return np.log(terms.sum(axis=1, dtype=np.float64)) + m
 
     def _distance_matrix(self, name: str, dist: BaseDistribution) -> np.ndarray | None:
         funcs = self._params.categorical_distance_func

@@ -865,3 +865,19 @@ def test_observations_follow_trials_that_finish_out_of_order() -> None:
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
     snap, running = sampler._observe(study)
     assert sorted(snap.number.tolist()) == [0, 2, 3, 4, 5, 6] and running == []
+
+
+@pytest.mark.parametrize(
+    "shape", [(24, 20, 5), (24, 20, 546), (24, 20, 547), (24, 20, 5001), (3, 1, 100_000)]
+)
+def test_serial_matmul_is_the_matrix_product(shape: tuple[int, int, int]) -> None:
+    # The joint density's product is cut into blocks (so OpenBLAS keeps it on one thread);
+    # the blocks must add up to exactly the product, whatever the block boundaries.
+    from tunesmith.samplers._tpe.parzen_estimator import _serial_matmul
+
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
+    out = _serial_matmul(a, b)
+    assert out.shape == (m, n)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
