@@ -431,9 +431,6 @@ class TPESampler(BaseSampler):
         )
         return out[param_name]
 
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self._random_sampler.before_trial(study, trial)
-
     def after_trial(
         self,
         study: Study,
