@@ -89,6 +89,8 @@ class ReplayState(InMemoryStorage):
         super().__init__()
         self._op_time: datetime.datetime | float = time.time()
         self.heartbeats: dict[int, float] = {}  # trial_id -> epoch seconds of its last beat
+        # worker id -> the last operation number of that worker replayed (JournalStorage._sync)
+        self.applied: dict[str, int] = {}
         self._dist_cache: dict[str, BaseDistribution] = {}
         # The text each cached distribution was read from, by id (cached objects live as long
         # as the state, so their ids stay theirs): snapshots reuse it instead of re-encoding.
@@ -224,6 +226,7 @@ class ReplayState(InMemoryStorage):
                 "next_study_id": self._next_study_id,
                 "next_trial_id": self._next_trial_id,
                 "heartbeats": {str(k): v for k, v in self.heartbeats.items()},
+                "applied": self.applied,
                 "studies": studies,
             }
         return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
@@ -260,4 +263,5 @@ class ReplayState(InMemoryStorage):
             state._studies[sd["id"]] = s
             state._names[s.name] = sd["id"]
         state.heartbeats = {int(k): float(v) for k, v in data["heartbeats"].items()}
+        state.applied = {str(k): int(v) for k, v in data.get("applied", {}).items()}
         return state, int(data["log_number"]), data["last_log"]

@@ -193,7 +193,17 @@ class JournalStorage(BaseStorage, BaseHeartbeat):
         mine = self._worker
         if logs is None:
             logs = self._backend.read_logs(self._log_number)
+        applied = state.applied
         for log in logs:
+            w, s = log.get("w"), log.get("s")
+            if w is not None and s is not None:
+                if s <= applied.get(w, 0):
+                    # The same operation appended twice (a client that retried a write whose
+                    # reply it lost): it took effect the first time; every reader skips it.
+                    self._log_number += 1
+                    self._last_log = log
+                    continue
+                applied[w] = s
             try:
                 result, error = state.apply(log), None
             except Exception as exc:  # a refused operation changes nothing

@@ -580,3 +580,47 @@ def test_import_tunesmith_does_not_import_redis() -> None:
     code = "import sys, tunesmith, tunesmith.storages; print('redis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_operation_appended_twice_takes_effect_once(
+    make_backend: Callable[[], BaseJournalBackend],
+) -> None:
+    # A client that retries a write whose reply it lost (redis-py with retries, a network file
+    # system) appends the same operation twice. Every reader must apply it once: one trial, not
+    # two, and no refused "finish twice" in the writer's next results.
+    writer = JournalStorage(make_backend(), snapshot_interval=None)
+    study = tunesmith.create_study(study_name="dup", storage=writer)
+    sid = study._study_id
+    backend = make_backend()
+
+    def repeat_last_op() -> None:
+        *_, last = backend.read_logs(0)
+        backend.append_logs([last])
+
+    tid = writer.create_new_trial(sid)
+    repeat_last_op()  # the trial's creation, again
+    writer.set_trial_param(tid, "x", 0.5, FloatDistribution(0, 1))
+    writer.set_trial_state_values(tid, TrialState.COMPLETE, [1.0])
+    repeat_last_op()  # the finish, again
+    tid2 = writer.create_new_trial(sid)  # the writer reads the repeats back: no error
+    assert writer.get_trial(tid2).number == 1
+
+    for reader in (JournalStorage(make_backend(), snapshot_interval=None), writer):
+        trials = reader.get_all_trials(sid)
+        assert [t.number for t in trials] == [0, 1]
+        assert trials[0].state is TrialState.COMPLETE and trials[0].params == {"x": 0.5}
+
+
+def test_the_snapshot_remembers_which_operations_were_applied(tmp_path: Any) -> None:
+    # A repeat that arrives after a snapshot was taken must still be recognised.
+    path = str(tmp_path / "journal.log")
+    writer = JournalStorage(JournalFileBackend(path, fsync=False), snapshot_interval=2)
+    sid = writer.create_new_study([tunesmith.study.StudyDirection.MINIMIZE], "snap-dup")
+    for _ in range(3):
+        writer.create_new_trial(sid)
+    backend = JournalFileBackend(path, fsync=False)
+    assert backend.load_snapshot() is not None
+    *_, last = backend.read_logs(0)
+    backend.append_logs([last])  # the third trial's creation, again, after the snapshot
+    restored = JournalStorage(JournalFileBackend(path, fsync=False))
+    assert len(restored.get_all_trials(sid)) == 3
