@@ -16,6 +16,10 @@ trials explored, the epochs used and the best validation error of a COMPLETE tri
 over the seeds, for tunesmith and Optuna side by side in the same process, and the two-sided
 Mann-Whitney U p-value of the best errors ours vs Optuna's (a large p: no detectable difference).
 
+``--scenario paper`` runs the paper's Figure 5 code instead: ``SGDClassifier(alpha=alpha)`` with
+scikit-learn's default learning-rate schedule (``"optimal"``) and hinge loss, one hyperparameter
+(``alpha`` log-uniform in [1e-5, 1e-1]); everything else is the same.
+
 Re-trained error (``--retrain K``, default 5): the best COMPLETE trial's configuration trained
 again, all epochs, with ``K`` other seeds of SGD's shuffling, mean final validation error. The
 best error of a run is the minimum over its COMPLETE trials of one training run each, so it
@@ -95,24 +99,43 @@ def _pruner(lib: Any, name: str, max_epochs: int = MAX_EPOCHS) -> Any:
     raise ValueError(name)
 
 
+SCENARIOS = ("constant", "paper")
+
+
+def _suggest(trial: Any, scenario: str) -> dict[str, Any]:
+    if scenario == "paper":
+        return {"alpha": trial.suggest_float("alpha", 1e-5, 1e-1, log=True)}
+    return {
+        "alpha": trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
+        "eta0": trial.suggest_float("eta0", 1e-4, 1.0, log=True),
+        "loss": trial.suggest_categorical("loss", ["hinge", "log_loss", "modified_huber"]),
+    }
+
+
+def _classifier(params: dict[str, Any], seed: int, scenario: str) -> Any:
+    from sklearn.linear_model import SGDClassifier
+
+    if scenario == "paper":
+        return SGDClassifier(**params, random_state=seed)
+    return SGDClassifier(**params, learning_rate="constant", random_state=seed)
+
+
 def _train(
-    params: dict[str, Any], seed: int, data: tuple[np.ndarray, ...], max_epochs: int
+    params: dict[str, Any],
+    seed: int,
+    data: tuple[np.ndarray, ...],
+    max_epochs: int,
+    scenario: str = "constant",
 ) -> float:
     """Final validation error of one configuration trained for ``max_epochs`` epochs."""
     X_train, X_valid, y_train, y_valid = data
     classes = np.unique(y_train)
-    clf = _classifier(params, seed)
+    clf = _classifier(params, seed, scenario)
     for _ in range(max_epochs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter
             clf.partial_fit(X_train, y_train, classes=classes)
     return float(1.0 - clf.score(X_valid, y_valid))
-
-
-def _classifier(params: dict[str, Any], seed: int) -> Any:
-    from sklearn.linear_model import SGDClassifier
-
-    return SGDClassifier(**params, learning_rate="constant", random_state=seed)
 
 
 def run_budget(
@@ -124,6 +147,7 @@ def run_budget(
     data: tuple[np.ndarray, ...],
     max_epochs: int = MAX_EPOCHS,
     retrain: int = 0,
+    scenario: str = "constant",
 ) -> tuple[int, int, float, float]:
     """One run: (trials started, epochs used, best COMPLETE validation error, its configuration
     re-trained with ``retrain`` other seeds, mean final validation error; NaN with 0)."""
@@ -140,12 +164,8 @@ def run_budget(
     while used < budget:
         trial = study.ask()
         n_trials += 1
-        params = {
-            "alpha": trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
-            "eta0": trial.suggest_float("eta0", 1e-4, 1.0, log=True),
-            "loss": trial.suggest_categorical("loss", ["hinge", "log_loss", "modified_huber"]),
-        }
-        clf = _classifier(params, seed)
+        params = _suggest(trial, scenario)
+        clf = _classifier(params, seed, scenario)
         finished = False
         error = math.nan
         for epoch in range(max_epochs):
@@ -172,26 +192,24 @@ def run_budget(
     if retrain and best_params:
         # Seeds no run uses for training (runs use 0 .. seeds - 1).
         again = statistics.mean(
-            _train(best_params, 1000 + 100 * seed + k, data, max_epochs) for k in range(retrain)
+            _train(best_params, 1000 + 100 * seed + k, data, max_epochs, scenario)
+            for k in range(retrain)
         )
     return n_trials, used, best, again
 
 
-def curves(n: int, data: tuple[np.ndarray, ...], max_epochs: int, eta: int = 4) -> None:
+def curves(
+    n: int, data: tuple[np.ndarray, ...], max_epochs: int, scenario: str, eta: int = 4
+) -> None:
     """How well early errors rank the final errors, for ``n`` random configurations."""
     from scipy.stats import spearmanr
 
     X_train, X_valid, y_train, y_valid = data
     classes = np.unique(y_train)
-    rng = np.random.default_rng(0)
+    draw = tunesmith.create_study(sampler=tunesmith.samplers.RandomSampler(seed=0))
     rows = []
     for i in range(n):
-        params = {
-            "alpha": float(10 ** rng.uniform(-6, -1)),
-            "eta0": float(10 ** rng.uniform(-4, 0)),
-            "loss": ["hinge", "log_loss", "modified_huber"][int(rng.integers(3))],
-        }
-        clf = _classifier(params, i)
+        clf = _classifier(_suggest(draw.ask(), scenario), i, scenario)
         row = []
         for _ in range(max_epochs):
             with warnings.catch_warnings():
@@ -202,7 +220,7 @@ def curves(n: int, data: tuple[np.ndarray, ...], max_epochs: int, eta: int = 4) 
     errors = np.array(rows)
     final = errors[:, -1]
     best = set(np.argsort(final, kind="stable")[: max(1, n // 10)].tolist())
-    print(f"\n{n} random configurations, {max_epochs} epochs each")
+    print(f"\n{n} random configurations ({scenario}), {max_epochs} epochs each")
     print(f"{'step':>5} | {'Spearman vs final':>17} | {'best tenth in top quarter':>25}")
     step = 1
     while step < max_epochs - 1:
@@ -274,6 +292,13 @@ def main() -> None:
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument(
+        "--scenario",
+        default="constant",
+        choices=SCENARIOS,
+        help="constant: constant learning rate, alpha/eta0/loss (default); paper: the paper's "
+        "Figure 5 code (default schedule, alpha only)",
+    )
+    ap.add_argument(
         "--retrain",
         type=int,
         default=5,
@@ -317,7 +342,7 @@ def main() -> None:
 
         data = _data()
         print(
-            f"\nSGDClassifier on digits, <= {args.max_epochs} epochs per trial, budget "
+            f"\nSGDClassifier on digits ({args.scenario}), <= {args.max_epochs} epochs per trial, budget "
             f"{args.budget} epochs per run, {args.seeds} seeds"
             + ("" if has_tpe else " (tunesmith has no TPESampler yet: 'tpe' is random for it)")
         )
@@ -342,6 +367,7 @@ def main() -> None:
                             data,
                             args.max_epochs,
                             args.retrain,
+                            args.scenario,
                         )
                         for seed in range(args.seeds)
                     ]
@@ -390,7 +416,7 @@ def main() -> None:
         print("(trials and epochs: tunesmith/Optuna means; errors: mean±sd over seeds)")
 
     if args.curves:
-        curves(args.curves, _data(), args.max_epochs)
+        curves(args.curves, _data(), args.max_epochs, args.scenario)
 
     if not args.skip_timing:
         print("\nshould_prune() decision time, 100 reported steps per trial (mean per call)")
