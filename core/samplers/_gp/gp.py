@@ -41,6 +41,10 @@ _LOG_LAM_BOUNDS = (math.log(1e-3), math.log(1e4))
 _LOG_SCALE_BOUNDS = (math.log(1e-2), math.log(1e2))
 _LOG_NOISE_BOUNDS = (math.log(MIN_NOISE), 0.0)
 
+_potrf = scipy.linalg.lapack.dpotrf
+_potrs = scipy.linalg.lapack.dpotrs
+_potri = scipy.linalg.lapack.dpotri
+
 _SCALE_PRIOR = (0.0, 1.5)
 _NOISE_PRIOR = (math.log(1e-4), 2.0)
 _LENGTH_PRIOR_SD = 1.0
@@ -147,16 +151,20 @@ def neg_log_posterior(
     K = np.zeros((n, n))
     K.ravel()[dists.flat] = scale * m
     K.ravel()[:: n + 1] += noise
-    try:
-        L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
+    # LAPACK directly, in place (K is this call's own; only lower triangles are read): the
+    # scipy.linalg wrappers would copy the matrix twice per evaluation.
+    L, info = _potrf(K, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
         return 1e20, np.zeros_like(theta)
-    alpha = scipy.linalg.cho_solve((L, True), y, check_finite=False)
-    inv, info = scipy.linalg.lapack.dpotri(L, lower=1)
+    alpha, info = _potrs(L, y, lower=1)
+    if info != 0:
+        return 1e20, np.zeros_like(theta)
+    log_det_half = float(np.log(np.diag(L)).sum())  # before L is overwritten by its inverse
+    inv, info = _potri(L, lower=1, overwrite_c=1)
     if info != 0:
         return 1e20, np.zeros_like(theta)
     k_inv = inv.ravel()[dists.flat]
-    lml = -0.5 * float(y @ alpha) - float(np.log(np.diag(L)).sum()) - 0.5 * n * _LOG_2PI
+    lml = -0.5 * float(y @ alpha) - log_det_half - 0.5 * n * _LOG_2PI
     # W = a a^T - K^-1 on the packed pairs, off-diagonal pairs weighted twice.
     W = (alpha[dists.rows] * alpha[dists.cols] - k_inv) * dists.weights
     grad_lml = np.empty_like(theta)
