@@ -306,9 +306,13 @@ class Study:
             start_heartbeat(storage, trial_id)
         try:
             sampler = self.sampler
+            record = None
             if type(sampler).before_trial is not BaseSampler.before_trial:
-                sampler.before_trial(self, storage.get_trial(trial_id))
-            trial = Trial(self, trial_id, live)
+                record = storage.get_trial(trial_id)
+                sampler.before_trial(self, record)
+                # The trial's own copy of what was just read: no second read from the storage.
+                record = None if live is not None else copy.deepcopy(record)
+            trial = Trial(self, trial_id, live, _record=record)
             if fixed_distributions:
                 for name, dist in fixed_distributions.items():
                     trial._suggest(name, dist)

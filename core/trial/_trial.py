@@ -39,7 +39,13 @@ class Trial(BaseTrial):
         "study",
     )
 
-    def __init__(self, study: Study, trial_id: int, _live: tuple[Any, FrozenTrial] | None = None):
+    def __init__(
+        self,
+        study: Study,
+        trial_id: int,
+        _live: tuple[Any, FrozenTrial] | None = None,
+        _record: FrozenTrial | None = None,
+    ):
         self.study = study
         self._trial_id = trial_id
         # The trial as stored, kept current locally so samplers and pruners never re-read it.
@@ -50,12 +56,16 @@ class Trial(BaseTrial):
         # disagree.
         self._live: Any = None
         self._cache: FrozenTrial
+        # ``_record``: a copy of the stored trial that the caller has just read (no second read).
         if _live is not None:
             self._live, self._cache = _live
         else:
             storage = study._storage
             live = getattr(storage, "_get_live_trial", None)
-            self._cache = live(trial_id) if live is not None else storage.get_trial(trial_id)
+            if live is not None:
+                self._cache = live(trial_id)
+            else:
+                self._cache = storage.get_trial(trial_id) if _record is None else _record
             if live is not None and getattr(study, "_live_storage", False):
                 self._live = storage._live_study(trial_id)  # type: ignore[attr-defined]
         self._relative_params: dict[str, Any] | None = None

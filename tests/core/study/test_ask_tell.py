@@ -255,3 +255,32 @@ def test_ask_and_tell_from_several_threads() -> None:
     assert [t.number for t in trials] == list(range(1000))
     assert {t.state for t in trials} == {TrialState.COMPLETE}
     assert study.best_value == min(t.value for t in trials)  # type: ignore[type-var]
+
+
+def test_a_before_trial_hook_costs_no_second_read_and_keeps_its_own_copy(tmp_path: Any) -> None:
+    # With a sampler that has a before_trial hook, ask reads the new trial once: the hook gets
+    # that record, and the Trial a copy of it (what the objective does later is not seen in the
+    # hook's record).
+    from tunesmith.storages import RDBStorage
+
+    class CountingStorage(RDBStorage):
+        reads = 0
+
+        def get_trial(self, trial_id: int) -> Any:
+            CountingStorage.reads += 1
+            return super().get_trial(trial_id)
+
+    seen: list[tunesmith.trial.FrozenTrial] = []
+
+    class HookedSampler(tunesmith.samplers.RandomSampler):
+        def before_trial(self, study: Any, trial: tunesmith.trial.FrozenTrial) -> None:
+            seen.append(trial)
+
+    storage = CountingStorage(f"sqlite:///{tmp_path}/hook.db")
+    study = tunesmith.create_study(storage=storage, sampler=HookedSampler(seed=0))
+    trial = study.ask()
+    assert CountingStorage.reads == 1
+    assert [t.number for t in seen] == [0]
+    x = trial.suggest_float("x", 0, 1)
+    assert seen[0].params == {} and trial.params == {"x": x}
+    assert study.tell(trial, x).params == {"x": x}
