@@ -141,7 +141,9 @@ def _unit_maps(dist: BaseDistribution) -> tuple[Callable[[float], Any], Callable
             span = math.log(high) - lo
 
             def fn(u: float) -> Any:
-                return math.exp(lo + u * span)
+                # exp(log(low)) can land an ulp below low (u = 0: the first point of an
+                # unscrambled Sobol' sequence), so clamp to the bounds.
+                return min(max(math.exp(lo + u * span), low), high)
 
         elif step is None:
             width = high - low

@@ -26,9 +26,10 @@ class QMCSampler(BaseSampler):
 
     The search space is that of the study's first finished trial (the first trial itself is
     drawn by ``independent_sampler``); parameters outside it go to ``independent_sampler``
-    with a one-time warning. Trial ``n`` takes point ``n`` of the sequence, so parallel workers
-    take distinct points without coordinating, and a seeded study gives each trial number the
-    same point however it is run. Categorical parameters take one coordinate each, split into
+    with a one-time warning. Counting from that first finished trial ``f``, trial ``n`` takes
+    point ``n - f - 1`` of the sequence (so the first modelled trial gets the sequence's first
+    point, as in Optuna): parallel workers take distinct points without coordinating, and a
+    seeded study gives each trial number the same point however it is run. Categorical parameters take one coordinate each, split into
     equal intervals.
 
     Args:
@@ -88,6 +89,8 @@ class QMCSampler(BaseSampler):
         self._warn_independent = warn_independent_sampling
         self._lock = threading.Lock()
         self._spaces: dict[int, dict[str, BaseDistribution]] = {}
+        # study id -> the number of the finished trial that fixed the space
+        self._first: dict[int, int] = {}
         # One engine per (dimension); ``_next`` is the index its next draw returns.
         self._engine: Any = None
         self._engine_dim = -1
@@ -119,6 +122,7 @@ class QMCSampler(BaseSampler):
                 return {}
             first = min(finished, key=lambda t: t.number)
             space = {k: d for k, d in sorted(first.distributions.items()) if not d.single()}
+            self._first[study._study_id] = first.number
             self._spaces[study._study_id] = space
         return space
 
@@ -127,7 +131,10 @@ class QMCSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        u = self._point(trial.number, len(search_space))
+        # Trials numbered up to the first finished one only reach here in unusual orders
+        # (enqueued trials run late): they share the first point.
+        index = max(trial.number - self._first.get(study._study_id, -1) - 1, 0)
+        u = self._point(index, len(search_space))
         return {name: from_unit(d, float(x)) for (name, d), x in zip(search_space.items(), u)}
 
     def sample_independent(
