@@ -168,6 +168,12 @@ class JournalFileOpenLock(BaseJournalFileLock):
     clock skew between hosts and above the longest append). Owner files left by processes that
     died are removed by the next process on the same host that makes its own.
 
+    Processes on one host first queue on a host-local ``flock`` (a file in the temporary
+    directory named after the journal's real path), so they wait for each other in the kernel
+    and wake as soon as the lock is free, rather than polling the lock file with growing
+    sleeps; the lock file still decides between hosts. Where ``flock`` is not available the
+    processes poll.
+
     Args:
         filepath: The journal file's path (the lock file is next to it).
         grace_period: Seconds after which a lock is considered abandoned; ``None`` never breaks
@@ -196,6 +202,8 @@ class JournalFileOpenLock(BaseJournalFileLock):
         self._owner_id: tuple[int, int | None] = (-1, None)
         self._links = True  # False where the file system has no hard links: open(O_EXCL)
         self._held: tuple[int, int | None] | None = None  # identifies our lock file
+        self._queue_fd = -1  # the host-local flock (see the class docstring); -2: none
+        self._queue_pid = -1
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_lock_file": self._lock_file, "_grace_period": self._grace_period}
@@ -221,18 +229,54 @@ class JournalFileOpenLock(BaseJournalFileLock):
         weakref.finalize(self, _remove_owner_file, path, pid)
         _sweep_owner_files(self._lock_file, self._host, keep=path)
 
+    def _queue(self) -> int:
+        """This process's descriptor of the host-local queue file, or -2 if there is none."""
+        if self._queue_pid != os.getpid():  # a forked child must not share the parent's lock
+            self._queue_pid, self._queue_fd = os.getpid(), -2
+            try:
+                import fcntl  # noqa: F401
+                import hashlib
+                import tempfile
+
+                key = hashlib.sha256(os.path.realpath(self._lock_file).encode()).hexdigest()
+                path = os.path.join(tempfile.gettempdir(), f"tunesmith-journal-{key[:24]}.queue")
+                self._queue_fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
+            except (ImportError, OSError):  # no fcntl (Windows) or no writable temp directory
+                pass
+        return self._queue_fd
+
     def acquire(self) -> bool:
         self._mutex.acquire()
+        queued = False
         delay = 0.0002
         try:
+            fd = self._queue()
+            if fd >= 0:
+                import fcntl
+
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    queued = True
+                except OSError:
+                    pass
             while not self._try_lock():
                 self._break_if_stale()
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.02)
             return True
         except BaseException:
+            if queued:
+                self._unqueue()
             self._mutex.release()
             raise
+
+    def _unqueue(self) -> None:
+        import fcntl
+
+        try:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
 
     def _try_lock(self) -> bool:
         """Create the lock file if it does not exist; ``True`` if this call created it."""
@@ -293,6 +337,8 @@ class JournalFileOpenLock(BaseJournalFileLock):
                 )
         finally:
             self._held = None
+            if self._queue_fd >= 0 and self._queue_pid == os.getpid():
+                self._unqueue()
             self._mutex.release()
 
     def _is_stale(self, st: os.stat_result) -> bool:

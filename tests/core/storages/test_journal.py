@@ -624,3 +624,42 @@ def test_the_snapshot_remembers_which_operations_were_applied(tmp_path: Any) -> 
     backend.append_logs([last])  # the third trial's creation, again, after the snapshot
     restored = JournalStorage(JournalFileBackend(path, fsync=False))
     assert len(restored.get_all_trials(sid)) == 3
+
+
+def _hold_queue_then_report(path: str, ready: Any, done: Any) -> None:
+    lock = JournalFileOpenLock(path)
+    lock.acquire()
+    ready.set()
+    done.wait(10)
+    lock.release()
+
+
+def test_open_lock_queues_processes_of_one_host_on_a_local_flock(tmp_path: Any) -> None:
+    # While another process holds the lock, this one waits in the kernel on the host-local
+    # queue file (no lock-file polling), and takes the lock once the holder releases it.
+    import fcntl
+    import tempfile
+
+    path = str(tmp_path / "journal.log")
+    ctx = multiprocessing.get_context("fork")  # the holder is this test module's function
+    ready, done = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_queue_then_report, args=(path, ready, done))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        lock = JournalFileOpenLock(path)
+        fd = lock._queue()
+        assert fd >= 0 and os.path.dirname(os.readlink(f"/proc/self/fd/{fd}")) == os.path.realpath(
+            tempfile.gettempdir()
+        )
+        with pytest.raises(BlockingIOError):  # the holder is queued there too
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done.set()
+        assert lock.acquire()
+        assert os.path.exists(path + ".lock")
+        lock.release()
+        assert not os.path.exists(path + ".lock")
+    finally:
+        done.set()
+        holder.join(30)
+    assert holder.exitcode == 0
