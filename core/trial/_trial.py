@@ -96,20 +96,19 @@ class Trial(BaseTrial):
 
     def _draws_by_unit(self) -> bool:
         # Read once per trial, like the relative step: see BaseSampler._independent_by_unit.
-        if self._by_unit is None:
-            self._find_unit_seed()
-        return bool(self._by_unit)
+        by_unit = self._by_unit
+        if by_unit is None:
+            sampler = self.study.sampler
+            by_unit = self._by_unit = getattr(
+                sampler, "_independent_by_unit", False
+            ) and "sample_independent" not in getattr(sampler, "__dict__", ())
+        return by_unit
 
     def _find_unit_seed(self) -> int | None:
         # The seed that every value of this trial is drawn with, or None if some value may come
         # from elsewhere (enqueued parameters, a sampler that does not draw by unit).
-        sampler = self.study.sampler
-        if self._by_unit is None:
-            self._by_unit = getattr(
-                sampler, "_independent_by_unit", False
-            ) and "sample_independent" not in getattr(sampler, "__dict__", ())
-        if self._by_unit and FIXED_PARAMS_KEY not in self._cache._system_attrs:
-            return sampler._seed  # type: ignore[attr-defined, no-any-return]
+        if self._draws_by_unit() and FIXED_PARAMS_KEY not in self._cache._system_attrs:
+            return self.study.sampler._seed  # type: ignore[attr-defined, no-any-return]
         return None
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:

@@ -14,6 +14,11 @@ import warnings
 import weakref
 import zlib
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the open lock polls, no flock lock
+    fcntl = None  # type: ignore[assignment]
+
 from tunesmith import logging as _logging
 from tunesmith.storages.journal._base import BaseJournalBackend, BaseJournalSnapshot
 
@@ -234,7 +239,8 @@ class JournalFileOpenLock(BaseJournalFileLock):
         if self._queue_pid != os.getpid():  # a forked child must not share the parent's lock
             self._queue_pid, self._queue_fd = os.getpid(), -2
             try:
-                import fcntl  # noqa: F401
+                if fcntl is None:
+                    raise ImportError("fcntl")
                 import hashlib
                 import tempfile
 
@@ -252,8 +258,7 @@ class JournalFileOpenLock(BaseJournalFileLock):
         try:
             fd = self._queue()
             if fd >= 0:
-                import fcntl
-
+                assert fcntl is not None  # _queue returns -2 without it
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                     queued = True
@@ -271,8 +276,7 @@ class JournalFileOpenLock(BaseJournalFileLock):
             raise
 
     def _unqueue(self) -> None:
-        import fcntl
-
+        assert fcntl is not None
         try:
             fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
         except OSError:
@@ -387,12 +391,10 @@ class JournalFileFlockLock(BaseJournalFileLock):
     """
 
     def __init__(self, filepath: str) -> None:
-        try:
-            import fcntl  # noqa: F401
-        except ImportError:  # pragma: no cover - Windows
+        if fcntl is None:  # pragma: no cover - Windows
             raise RuntimeError(
                 "JournalFileFlockLock needs fcntl (POSIX); use JournalFileOpenLock instead."
-            ) from None
+            )
         self._lock_file = os.fspath(filepath) + ".lock"
         self._mutex = threading.Lock()
         self._fd = -1
@@ -406,8 +408,7 @@ class JournalFileFlockLock(BaseJournalFileLock):
         self._fd = -1
 
     def acquire(self) -> bool:
-        import fcntl
-
+        assert fcntl is not None
         self._mutex.acquire()
         try:
             fd = os.open(self._lock_file, os.O_CREAT | os.O_RDWR, 0o644)
@@ -423,8 +424,7 @@ class JournalFileFlockLock(BaseJournalFileLock):
         return True
 
     def release(self) -> None:
-        import fcntl
-
+        assert fcntl is not None
         fd, self._fd = self._fd, -1
         try:
             fcntl.flock(fd, fcntl.LOCK_UN)

@@ -881,24 +881,3 @@ def test_serial_matmul_is_the_matrix_product(shape: tuple[int, int, int]) -> Non
     out = _serial_matmul(a, b)
     assert out.shape == (m, n)
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
-
-
-def test_ask_reads_the_new_trial_once_from_a_database(tmp_path: Any) -> None:
-    # TPE has nothing to do when a trial starts, so `ask` must not fetch the new trial for a
-    # `before_trial` hook: one read (the Trial's own) per ask on a database storage.
-    from tunesmith.storages import RDBStorage
-
-    class CountingStorage(RDBStorage):
-        reads = 0
-
-        def get_trial(self, trial_id: int) -> Any:
-            CountingStorage.reads += 1
-            return super().get_trial(trial_id)
-
-    storage = CountingStorage(f"sqlite:///{tmp_path}/tpe.db")
-    study = tunesmith.create_study(storage=storage, sampler=TPESampler(seed=0, n_startup_trials=2))
-    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=4)
-    CountingStorage.reads = 0
-    trial = study.ask()
-    assert CountingStorage.reads == 1
-    study.tell(trial, trial.suggest_float("x", 0, 1))

@@ -10,6 +10,7 @@ from tunesmith._keys import FAIL_REASON_KEY
 from tunesmith.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from tunesmith.exceptions import TrialNotFoundError, UpdateFinishedTrialError
 from tunesmith.samplers import RandomSampler
+from tunesmith.storages import RDBStorage
 from tunesmith.study import Study
 from tunesmith.trial import TrialState
 
@@ -257,30 +258,51 @@ def test_ask_and_tell_from_several_threads() -> None:
     assert study.best_value == min(t.value for t in trials)  # type: ignore[type-var]
 
 
-def test_a_before_trial_hook_costs_no_second_read_and_keeps_its_own_copy(tmp_path: Any) -> None:
-    # With a sampler that has a before_trial hook, ask reads the new trial once: the hook gets
-    # that record, and the Trial a copy of it (what the objective does later is not seen in the
-    # hook's record).
-    from tunesmith.storages import RDBStorage
+class _CountingRDB(RDBStorage):
+    """A real SQLite RDB storage that counts trial reads."""
 
-    class CountingStorage(RDBStorage):
-        reads = 0
+    reads = 0
 
-        def get_trial(self, trial_id: int) -> Any:
-            CountingStorage.reads += 1
-            return super().get_trial(trial_id)
+    def get_trial(self, trial_id: int) -> Any:
+        _CountingRDB.reads += 1
+        return super().get_trial(trial_id)
 
-    seen: list[tunesmith.trial.FrozenTrial] = []
 
-    class HookedSampler(tunesmith.samplers.RandomSampler):
-        def before_trial(self, study: Any, trial: tunesmith.trial.FrozenTrial) -> None:
-            seen.append(trial)
+class _HookedSampler(RandomSampler):
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.seen: list[tunesmith.trial.FrozenTrial] = []
 
-    storage = CountingStorage(f"sqlite:///{tmp_path}/hook.db")
-    study = tunesmith.create_study(storage=storage, sampler=HookedSampler(seed=0))
+    def before_trial(self, study: Any, trial: tunesmith.trial.FrozenTrial) -> None:
+        self.seen.append(trial)
+
+
+@pytest.mark.parametrize(
+    "make_sampler",
+    [lambda: tunesmith.samplers.TPESampler(seed=0, n_startup_trials=2), lambda: _HookedSampler(0)],
+    ids=["tpe-no-hook", "before_trial-hook"],
+)
+def test_ask_reads_the_new_trial_once_from_a_database(make_sampler: Any, tmp_path: Any) -> None:
+    # A sampler without a before_trial hook (TPE) costs no read for it; one with a hook gets the
+    # one read, and the Trial a copy of that record: one read per ask either way.
+    study = tunesmith.create_study(
+        storage=_CountingRDB(f"sqlite:///{tmp_path}/r.db"), sampler=make_sampler()
+    )
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=4)
+    _CountingRDB.reads = 0
     trial = study.ask()
-    assert CountingStorage.reads == 1
-    assert [t.number for t in seen] == [0]
+    assert _CountingRDB.reads == 1
+    study.tell(trial, trial.suggest_float("x", 0, 1))
+
+
+def test_a_before_trial_hook_keeps_its_own_copy_of_the_new_trial(tmp_path: Any) -> None:
+    # What the objective does after ask is not seen in the record the hook was given.
+    sampler = _HookedSampler(0)
+    study = tunesmith.create_study(
+        storage=_CountingRDB(f"sqlite:///{tmp_path}/h.db"), sampler=sampler
+    )
+    trial = study.ask()
+    assert [t.number for t in sampler.seen] == [0]
     x = trial.suggest_float("x", 0, 1)
-    assert seen[0].params == {} and trial.params == {"x": x}
+    assert sampler.seen[0].params == {} and trial.params == {"x": x}
     assert study.tell(trial, x).params == {"x": x}
