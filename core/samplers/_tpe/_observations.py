@@ -55,6 +55,9 @@ class Snapshot:
     groups: list[dict[str, BaseDistribution]]
     #: Whether rows are in trial-number order already (the usual case with one worker).
     ordered: bool
+    #: What the sampler's models keep between decisions about these rows, by model (shared by
+    #: every snapshot of the store until it starts over).
+    caches: dict[Any, Any]
 
 
 class ObservationStore:
@@ -95,6 +98,7 @@ class ObservationStore:
         # Group decomposition: parameter sets that always occur together.
         self._groups: list[dict[str, BaseDistribution]] = []
         self._snapshot: Snapshot | None = None
+        self._caches: dict[Any, Any] = {}
         # For `scan`: every trial before this index of the study's list was finished (and
         # taken in if its state counts) at the previous scan.
         self._frontier = 0
@@ -283,5 +287,6 @@ class ObservationStore:
                 groups=sorted(
                     (dict(sorted(g.items())) for g in self._groups), key=lambda g: min(g)
                 ),
+                caches=self._caches,
             )
         return self._snapshot

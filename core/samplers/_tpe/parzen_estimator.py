@@ -27,6 +27,7 @@ from tunesmith.distributions import CategoricalDistribution, FloatDistribution, 
 
 if TYPE_CHECKING:
     from tunesmith.distributions import BaseDistribution
+    from tunesmith.samplers._tpe._kernel_cache import AboveKernelCache
 
 EPS = 1e-12
 _LOG_EPS = math.log(EPS)
@@ -141,16 +142,23 @@ def _sigmas(
 
 
 def _sigmas_dense(
-    mus: np.ndarray, a: np.ndarray, b: np.ndarray, params: ParzenEstimatorParameters
+    mus: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    params: ParzenEstimatorParameters,
+    flat: np.ndarray | None = None,
+    sorted_mus: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`_sigmas` when every observation is valid (the common case, and the joint
-    model's only one): no padding, and the clip is applied before scattering back."""
+    model's only one): no padding, and the clip is applied before scattering back. ``flat``
+    and ``sorted_mus``: the sort order of each row (see :func:`_sort_order`) and the rows
+    sorted, if the caller has them."""
     d, n = mus.shape
-    # Flat indices: one-dimensional take/put are much cheaper than their 2-d counterparts.
-    flat = (np.argsort(mus, axis=1) + (np.arange(d) * n)[:, None]).ravel()
+    if flat is None:
+        flat = _sort_order(mus)
     ext = np.empty((d, n + 2))
     ext[:, 0] = a
-    ext[:, 1:-1] = mus.ravel().take(flat).reshape(d, n)
+    ext[:, 1:-1] = mus.ravel().take(flat).reshape(d, n) if sorted_mus is None else sorted_mus
     ext[:, -1] = b
     gaps = np.diff(ext, axis=1)
     sig_sorted = np.maximum(gaps[:, :-1], gaps[:, 1:])
@@ -167,6 +175,13 @@ def _sigmas_dense(
     sig = np.empty(d * n)
     sig[flat] = sig_sorted.ravel()
     return sig.reshape(d, n)
+
+
+def _sort_order(mus: np.ndarray) -> np.ndarray:
+    """``np.argsort(mus, axis=1)`` as flat indices (row ``j`` offset by ``j * n``): one-dimensional
+    take and put are much cheaper than their two-dimensional counterparts."""
+    d, n = mus.shape
+    return (np.argsort(mus, axis=1) + (np.arange(d) * n)[:, None]).ravel()
 
 
 # OpenBLAS hands a matrix product to its thread pool once m * n * k passes about 2**19; a product
@@ -202,6 +217,34 @@ def _log_trunc_norm(z_lo: np.ndarray, z_hi: np.ndarray) -> np.ndarray:
     return out
 
 
+def kernel_terms(
+    mu: np.ndarray, sig: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Per-kernel pieces of the joint density over continuous dimensions.
+
+    For kernels with means ``mu`` and widths ``sig`` (``(c, K)``) on axes ``[a, b]`` (``(c,)``),
+    with ``u = mu - centre`` and ``s2 = 1 / sig**2``: the right-hand side ``[s2; -2 u s2]``
+    (``(2c, K)``) of the quadratic form, its constant ``sum(u**2 s2)`` and the log scale
+    ``-sum(log sig) - sum(log_norm)`` of each kernel (``(K,)``), and whether that log scale
+    took one logarithm of the product of widths per kernel (possible when every product stays
+    in floating-point range; otherwise it sums the logarithms).
+    """
+    c = len(a)
+    prod = np.prod(sig, axis=0)
+    in_range = bool(np.all(np.isfinite(prod)) and np.all(prod > 1e-290))
+    log_sig = np.log(prod) if in_range else np.sum(np.log(sig), axis=0)
+    inv = 1.0 / sig
+    log_norm = _log_trunc_norm((a[:, None] - mu) * inv, (b[:, None] - mu) * inv)
+    centred = mu - (0.5 * (a + b))[:, None]
+    rhs = np.empty((2 * c, mu.shape[1]))
+    s2 = np.multiply(inv, inv, out=rhs[:c])
+    np.multiply(centred, s2, out=rhs[c:])
+    const = np.sum(centred * rhs[c:], axis=0)
+    rhs[c:] *= -2.0
+    log_scale = -log_sig - np.sum(log_norm, axis=0)
+    return rhs, const, log_scale, in_range
+
+
 class NumericKernels:
     """Truncated normal kernels of ``d`` numerical dimensions, padded to a common count.
 
@@ -221,6 +264,8 @@ class NumericKernels:
         valid: np.ndarray,
         weights: np.ndarray,
         params: ParzenEstimatorParameters,
+        *,
+        cache: tuple[AboveKernelCache, np.ndarray, int] | None = None,
     ) -> None:
         d = values.shape[0]
         self.d = d
@@ -240,10 +285,17 @@ class NumericKernels:
             t[lg] = np.log(values[lg] if dense else np.where(valid[lg], values[lg], 1.0))
         if not dense:
             t = np.where(valid, t, self.a[:, None])
-        sig = _sigmas(t, valid, self.a, self.b, params)
+            cache = None
+        if cache is not None and t.shape[1]:
+            store, ids, n_stored = cache
+            sig = _sigmas_dense(t, self.a, self.b, params, *store.sort_order(ids, t, n_stored))
+        else:
+            cache = None
+            sig = _sigmas(t, valid, self.a, self.b, params)
         count = valid.sum(axis=1)
         use_prior = params.consider_prior or bool(np.any(count == 0))
         w = weights if dense else np.where(valid, weights, 0.0)
+        obs_t, obs_sig = t, sig
         if use_prior:
             prior_w = np.where(
                 count == 0, 1.0, params.prior_weight if params.consider_prior else 0.0
@@ -257,12 +309,35 @@ class NumericKernels:
         self.mu = t
         self.sigma = sig
         self.weights = w
-        self.inv_sigma = 1.0 / sig
+        #: The joint density's per-kernel terms of the continuous dimensions, when the cache
+        #: gave them (see :func:`kernel_terms`).
+        self._terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if cache is not None:
+            cont = np.flatnonzero(~self.disc)
+            if len(cont):
+                a, b = self.a[cont], self.b[cont]
+                terms = cache[0].terms(obs_t[cont], obs_sig[cont], a, b, extra=int(use_prior))
+                if terms is not None and use_prior:
+                    *prior, in_range = kernel_terms(t[cont, -1:], sig[cont, -1:], a, b)
+                    for whole, last in zip(terms, prior):
+                        whole[..., -1:] = last
+                    if not in_range:
+                        terms = None
+                self._terms = terms
+
+    @functools.cached_property
+    def inv_sigma(self) -> np.ndarray:
+        """``(d, K)`` reciprocal widths."""
+        return 1.0 / self.sigma
+
+    @functools.cached_property
+    def log_norm(self) -> np.ndarray:
+        """``(d, K)`` log of each kernel's mass inside the bounds."""
         # Means lie inside [a, b] and widths are at most b - a, so the truncated mass is at
         # least Phi(0.5) - Phi(-0.5) and the plain difference is accurate.
-        self.log_norm = _log_trunc_norm(
-            (self.a[:, None] - t) * self.inv_sigma, (self.b[:, None] - t) * self.inv_sigma
-        )
+        inv = self.inv_sigma
+        t = self.mu
+        return _log_trunc_norm((self.a[:, None] - t) * inv, (self.b[:, None] - t) * inv)
 
     @functools.cached_property
     def log_w(self) -> np.ndarray:
@@ -275,17 +350,6 @@ class NumericKernels:
         model)."""
         with np.errstate(divide="ignore"):
             return np.log(self.weights[0])
-
-    def _log_scale_sum(self, cont: np.ndarray) -> np.ndarray:
-        """``(K,)``: the sum over the continuous dimensions ``cont`` of each kernel's
-        ``log(1 / sigma) - log_norm``, with one logarithm per kernel where the product of the
-        widths stays in floating-point range."""
-        prod = np.prod(self.sigma[cont], axis=0)
-        if np.all(np.isfinite(prod)) and np.all(prod > 1e-290):
-            log_sig = np.log(prod)
-        else:
-            log_sig = np.sum(np.log(self.sigma[cont]), axis=0)
-        return -log_sig - np.sum(self.log_norm[cont], axis=0)
 
     # -- sampling ----------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, kernel: np.ndarray) -> np.ndarray:
@@ -369,23 +433,20 @@ class NumericKernels:
         total = None
         cont = np.flatnonzero(~self.disc)
         if len(cont):
-            center = (0.5 * (self.a + self.b))[cont]
-            t = self._transform(x[cont], cont) - center[:, None]
-            mu = self.mu[cont] - center[:, None]
-            s2 = self.inv_sigma[cont] ** 2
+            a, b = self.a[cont], self.b[cont]
+            terms = self._terms
+            if terms is None:
+                terms = kernel_terms(self.mu[cont], self.sigma[cont], a, b)[:3]
+            rhs, const, log_scale = terms
+            t = self._transform(x[cont], cont) - (0.5 * (a + b))[:, None]
             # Both contractions in one matrix product: [t^2, t] @ [s2; -2 mu s2].
             lhs = np.concatenate([t * t, t], axis=0).T
-            rhs = np.empty((2 * len(cont), K))
-            rhs[: len(cont)] = s2
-            np.multiply(mu, s2, out=rhs[len(cont) :])
-            const = np.sum(mu * rhs[len(cont) :], axis=0)
-            rhs[len(cont) :] *= -2.0
             total = _serial_matmul(lhs, rhs)
             total += const
             np.maximum(total, 0.0, out=total)
             # -0.5 * quad + the kernels' log scale, in one pass
             total *= -0.5
-            total += self._log_scale_sum(cont)
+            total += log_scale
         for j in np.flatnonzero(self.disc):
             table, inv_x, inv_k = self._unique_masses(int(j), x[j])
             part = table[np.ix_(inv_x, inv_k)]

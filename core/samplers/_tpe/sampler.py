@@ -20,6 +20,7 @@ from tunesmith.samplers._base import (
 )
 from tunesmith.samplers._random import RandomSampler
 from tunesmith.samplers._rng import derive_seed, fresh_seed, trial_rng
+from tunesmith.samplers._tpe._kernel_cache import AboveKernelCache
 from tunesmith.samplers._tpe._observations import (
     _FINISHED,
     RUNNING,
@@ -516,12 +517,30 @@ class TPESampler(BaseSampler):
         if loss.shape[1] > 1:
             mo_weights = mo_below_weights(state[below], loss[below], violation[below], rng)
 
+        rows: np.ndarray | None = None  # store rows, then RUNNING trials after them
+        if joint:
+            rows = np.arange(len(number)) if order is None else order
         out: dict[str, Any] = {}
         for space in spaces:
             names = list(space)
-            values, valid = self._param_matrix(snap, running, order, space)
+            values, valid, cols = self._param_matrix(snap, running, order, space)
+            cache = None
+            if rows is not None and cols is not None:
+                cache = snap.caches.get(("above", cols))
+                if cache is None:
+                    if len(snap.caches) >= 64:
+                        snap.caches.clear()
+                    cache = snap.caches.setdefault(("above", cols), AboveKernelCache())
             result = self._decide(
-                [space[k] for k in names], names, values, valid, below, mo_weights, joint, rng
+                [space[k] for k in names],
+                names,
+                values,
+                valid,
+                below,
+                mo_weights,
+                joint,
+                rng,
+                None if cache is None or rows is None else (cache, rows, n),
             )
             out.update(result)
         return out
@@ -551,8 +570,9 @@ class TPESampler(BaseSampler):
         running: list[FrozenTrial],
         order: np.ndarray | None,
         space: dict[str, BaseDistribution],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows, d)`` values (numeric, or choice index) and which rows hold a usable value."""
+    ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+        """``(rows, d)`` values (numeric, or choice index), which rows hold a usable value, and
+        the store's columns they were read from (``None`` if some were converted)."""
         d = len(space)
         n = snap.n
         cols = []
@@ -596,7 +616,7 @@ class TPESampler(BaseSampler):
         lows = np.array([-np.inf if s.categorical else s.low for s in specs])
         highs = np.array([np.inf if s.categorical else s.high for s in specs])
         valid = (values >= lows) & (values <= highs)
-        return values, valid
+        return values, valid, tuple(cols) if len(cols) == d else None
 
     def _obs_weights(self, valid: np.ndarray, mo: np.ndarray | None) -> np.ndarray:
         """``(d, n)`` weights of the rows valid per dimension (columns of ``valid``)."""
@@ -621,9 +641,14 @@ class TPESampler(BaseSampler):
         mo_weights: np.ndarray | None,
         joint: bool,
         rng: np.random.Generator,
+        above_cache: tuple[AboveKernelCache, np.ndarray, int] | None = None,
     ) -> dict[str, Any]:
+        """Decide the parameters of one space. ``above_cache``: (the cache of the "above"
+        kernels of this space, the store row of each row of ``values`` (RUNNING trials
+        numbered after the stored ones), the number of stored rows)."""
         xb, vb = values[below], valid[below]
         xa, va = values[~below], valid[~below]
+        rows_a = None if above_cache is None else above_cache[1][~below]
         if joint:
             keep_b = vb.all(axis=1)
             if not keep_b.all():
@@ -633,6 +658,7 @@ class TPESampler(BaseSampler):
             keep_a = va.all(axis=1)
             if not keep_a.all():
                 xa, va = xa[keep_a], va[keep_a]
+                rows_a = None if rows_a is None else rows_a[keep_a]
         wb = self._obs_weights(vb, mo_weights)
         wa = self._obs_weights(va, None)
         specs = [self._spec(dist) for dist in dists]
@@ -645,11 +671,26 @@ class TPESampler(BaseSampler):
         if num:
             nspecs = [specs[j] for j in num]
             if len(num) == len(specs):  # no gathers (the weights may be a read-only view)
-                num_b = NumericKernels(nspecs, xb.T, vb.T, wb, p)
-                num_a = NumericKernels(nspecs, xa.T, va.T, wa, p)
+                xb_n, vb_n, wb_n, xa_n, va_n, wa_n = xb.T, vb.T, wb, xa.T, va.T, wa
             else:
-                num_b = NumericKernels(nspecs, xb[:, num].T, vb[:, num].T, wb[num], p)
-                num_a = NumericKernels(nspecs, xa[:, num].T, va[:, num].T, wa[num], p)
+                xb_n, vb_n, wb_n = xb[:, num].T, vb[:, num].T, wb[num]
+                xa_n, va_n, wa_n = xa[:, num].T, va[:, num].T, wa[num]
+            num_b = NumericKernels(nspecs, xb_n, vb_n, wb_n, p)
+            # Threads deciding at once: one uses the cache, the others build from scratch.
+            if (
+                above_cache is not None
+                and rows_a is not None
+                and above_cache[0].lock.acquire(blocking=False)
+            ):
+                cache, _, n_stored = above_cache
+                try:
+                    num_a = NumericKernels(
+                        nspecs, xa_n, va_n, wa_n, p, cache=(cache, rows_a, n_stored)
+                    )
+                finally:
+                    cache.lock.release()
+            else:
+                num_a = NumericKernels(nspecs, xa_n, va_n, wa_n, p)
         cat_b: list[CategoricalKernels] = []
         cat_a: list[CategoricalKernels] = []
         for j in cat:
