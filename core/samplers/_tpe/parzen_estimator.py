@@ -292,9 +292,12 @@ class NumericKernels:
         else:
             cache = None
             sig = _sigmas(t, valid, self.a, self.b, params)
-        count = valid.sum(axis=1)
+        count = np.full(d, values.shape[1]) if dense else valid.sum(axis=1)
         use_prior = params.consider_prior or bool(np.any(count == 0))
-        w = weights if dense else np.where(valid, weights, 0.0)
+        # Every dimension weighs the observations alike (a broadcast row, as the sampler
+        # passes them when every observation is valid): normalise that row once.
+        shared = dense and weights.strides[0] == 0
+        w = weights[:1] if shared else weights if dense else np.where(valid, weights, 0.0)
         obs_t, obs_sig = t, sig
         if use_prior:
             prior_w = np.where(
@@ -303,9 +306,11 @@ class NumericKernels:
             center = 0.5 * (self.a + self.b)
             t = np.concatenate([t, center[:, None]], axis=1)
             sig = np.concatenate([sig, (self.b - self.a)[:, None]], axis=1)
-            w = np.concatenate([w, prior_w[:, None]], axis=1)
+            w = np.concatenate([w, prior_w[: len(w), None]], axis=1)
         total = w.sum(axis=1, keepdims=True)
         w = w / np.where(total > 0, total, 1.0)
+        if shared:
+            w = np.broadcast_to(w, (d, w.shape[1]))
         self.mu = t
         self.sigma = sig
         self.weights = w
