@@ -21,6 +21,7 @@ for bit, as without the cache.
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -187,4 +188,4 @@ def _runs(src: np.ndarray) -> list[tuple[int, int, int]] | None:
     if len(breaks) >= _MAX_RUNS:
         return None
     bounds = [0, *breaks.tolist(), len(src)]
-    return [(a, b, int(src[a])) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [(a, b, int(src[a])) for a, b in itertools.pairwise(bounds)]
