@@ -454,8 +454,12 @@ class NumericKernels:
             total += log_scale
         for j in np.flatnonzero(self.disc):
             table, inv_x, inv_k = self._unique_masses(int(j), x[j])
-            part = table[np.ix_(inv_x, inv_k)]
-            total = part if total is None else total + part
+            # Two one-axis takes: several times cheaper than one two-axis (np.ix_) gather.
+            part = table.take(inv_x, axis=0).take(inv_k, axis=1)
+            if total is None:
+                total = part
+            else:
+                total += part
         return np.zeros((C, K)) if total is None else total
 
     def log_pdf_per_dim(self, x: np.ndarray) -> np.ndarray:
