@@ -7,9 +7,9 @@ The kernel between encoded points ``x`` and ``x'`` is
 with ``dist_d`` the squared difference for numerical coordinates and the indicator
 ``x_d != x'_d`` (Hamming distance) for categorical ones, ``lam_d`` the inverse squared length
 scales, ``s`` the output scale, plus a noise variance on the diagonal. The hyperparameters are
-optimised in log space, ``theta = [log lam_1 .. log lam_D, log s, log noise]``, by L-BFGS-B on
-the negative log posterior (marginal likelihood plus log-normal priors) with its analytic
-gradient.
+optimised in log space, ``theta = [log lam_1 .. log lam_D, log s, log noise]``, on the negative
+log posterior (marginal likelihood plus log-normal priors) with its analytic gradient, by a
+projected BFGS that starts from the previous fit's optimum and curvature (see ``bfgs.py``).
 
 Priors (all log-normal, so their log densities are quadratics in ``theta``):
 
@@ -27,11 +27,13 @@ Priors (all log-normal, so their log densities are quadratics in ``theta``):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.linalg.blas
-import scipy.optimize
+
+from tunesmith.samplers._gp.bfgs import minimize_box
 
 _SQRT5 = math.sqrt(5.0)
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -44,13 +46,15 @@ _LOG_NOISE_BOUNDS = (math.log(MIN_NOISE), 0.0)
 
 _potrf = scipy.linalg.lapack.dpotrf
 _potrs = scipy.linalg.lapack.dpotrs
-_potri = scipy.linalg.lapack.dpotri
+_trtri = scipy.linalg.lapack.dtrtri
+_lauum = scipy.linalg.lapack.dlauum
 
 _SCALE_PRIOR = (0.0, 1.5)
 _NOISE_PRIOR = (math.log(1e-4), 2.0)
 _LENGTH_PRIOR_SD = 1.0
 _GTOL = 1e-2
 _FTOL = 1e-5
+_MAX_EVALS = 200
 
 
 def matern52(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,36 +90,87 @@ def _scaled_matern52(r2: np.ndarray, log_scale: float) -> np.ndarray:
     return m
 
 
+def _pair_distances(
+    Xt: np.ndarray, rows: np.ndarray, cols: np.ndarray, cat: np.ndarray
+) -> np.ndarray:
+    """``(D, P)`` distances of the pairs ``(rows[p], cols[p])`` of the columns of ``Xt``."""
+    d = np.take(Xt, rows, axis=1)
+    d -= np.take(Xt, cols, axis=1)
+    differs = d[cat] != 0.0
+    np.square(d, out=d)
+    d[cat] = differs
+    return d
+
+
 class PackedDistances:
     """Per-coordinate distances between the training points, for the pairs ``i >= j`` only.
 
     The kernel matrix is symmetric and LAPACK's Cholesky factorisation and inverse read and
     write only its lower triangle, so the likelihood works on the ``n (n + 1) / 2`` packed pairs:
     half the elementwise work of full matrices. Off-diagonal pairs count twice in the traces.
+    The pairs are in row order (``(0, 0), (1, 0), (1, 1), (2, 0), ...``), so the pairs of
+    points appended later come last: :meth:`extended` reuses the distances already computed.
 
     Attributes:
         d: ``(D, P)`` squared differences (``x != x'`` for categorical coordinates).
-        flat: Flat indices of the pairs in an ``(n, n)`` matrix.
+        flat: Flat indices of the pairs in an ``(n, n)`` column-major matrix (``j * n + i``
+            for the pair ``(i, j)``, ``i >= j``): its lower triangle.
         weights: 2 for off-diagonal pairs, 1 on the diagonal.
         diag: Positions of the diagonal pairs in the packed order.
     """
 
     def __init__(self, X: np.ndarray, is_categorical: np.ndarray) -> None:
-        n = len(X)
-        rows, cols = np.tril_indices(n)
-        Xt = np.ascontiguousarray(X.T)
-        d = np.take(Xt, rows, axis=1)
-        d -= np.take(Xt, cols, axis=1)
+        rows, cols = np.tril_indices(len(X))
         cat = np.flatnonzero(is_categorical)
-        differs = d[cat] != 0.0
-        np.square(d, out=d)
-        d[cat] = differs
+        self._set(X, is_categorical, rows, cols, _pair_distances(X.T.copy(), rows, cols, cat))
+
+    def _set(
+        self,
+        X: np.ndarray,
+        is_categorical: np.ndarray,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        d: np.ndarray,
+    ) -> None:
+        n = len(X)
+        self.X, self.is_categorical = X.copy(), is_categorical.copy()
         self.n = n
         self.rows, self.cols = rows, cols
         self.d = d
-        self.flat = rows * n + cols
-        self.weights = np.where(rows == cols, 1.0, 2.0)
-        self.diag = np.flatnonzero(rows == cols)
+        self.flat = cols * n + rows
+        # Pair p is diagonal for p = i (i + 3) / 2.
+        self.diag = np.arange(n) * (np.arange(n) + 3) // 2
+        self.weights = np.full(len(rows), 2.0)
+        self.weights[self.diag] = 1.0
+
+    def extended(self, X: np.ndarray, is_categorical: np.ndarray) -> PackedDistances:
+        """The distances of ``X``: only the new pairs are computed when ``X`` starts with this
+        object's points (the usual case, one trial more than at the previous fit)."""
+        n0, n = self.n, len(X)
+        if (
+            n < n0
+            or X.shape[1:] != self.X.shape[1:]
+            or not np.array_equal(is_categorical, self.is_categorical)
+            or not np.array_equal(X[:n0], self.X)
+        ):
+            return PackedDistances(X, is_categorical)
+        if n == n0:
+            return self
+        new = np.arange(n0, n)
+        rows = np.repeat(new, new + 1)
+        starts = np.cumsum(new + 1) - (new + 1)
+        cols = np.arange(len(rows)) - np.repeat(starts, new + 1)
+        cat = np.flatnonzero(is_categorical)
+        d = _pair_distances(X.T.copy(), rows, cols, cat)
+        out = PackedDistances.__new__(PackedDistances)
+        out._set(
+            X,
+            is_categorical,
+            np.concatenate([self.rows, rows]),
+            np.concatenate([self.cols, cols]),
+            np.concatenate([self.d, d], axis=1),
+        )
+        return out
 
 
 def _weighted_r2(
@@ -144,42 +199,61 @@ def default_theta(dim: int, deterministic: bool) -> np.ndarray:
     return np.concatenate([log_lam, [_SCALE_PRIOR[0], noise]])
 
 
-def neg_log_posterior(
-    theta: np.ndarray, dists: PackedDistances, y: np.ndarray, *, fit_noise: bool = True
-) -> tuple[float, np.ndarray]:
-    """The negative log posterior of ``theta`` and its gradient.
+class _Factors:
+    """What a fitted process keeps of one factorisation of ``K``: ``alpha = K^-1 y``, ``L^-1``
+    and the lower triangle of ``K^-1``."""
 
-    Args:
-        theta: ``[log lam_1 .. log lam_D, log s, log noise]``.
-        dists: The training inputs' :class:`PackedDistances`.
-        y: Standardised training targets.
-        fit_noise: With ``False`` the gradient entry of the noise is zero and its prior is left
-            out (the noise is held fixed).
+    __slots__ = ("L_inv", "alpha", "inv_lower")
 
-    The gradient of the log marginal likelihood is ``1/2 tr((a a^T - K^-1) dK/dtheta_j)`` with
-    ``a = K^-1 y``; for ``log lam_d`` the kernel derivative is ``s m'(r2) lam_d dist_d``.
+    def __init__(self, alpha: np.ndarray, L_inv: np.ndarray, inv_lower: np.ndarray) -> None:
+        self.alpha, self.L_inv, self.inv_lower = alpha, L_inv, inv_lower
+
+
+def _factorise(K: np.ndarray, y: np.ndarray) -> tuple[_Factors, float] | None:
+    """Factorise ``K`` (only its lower triangle is read; a column-major ``K`` is overwritten)
+    and return the factors and ``log det(K) / 2``, or ``None`` if ``K`` is not positive
+    definite.
+
+    ``K^-1 = L^-T L^-1`` as LAPACK's ``potri`` computes it (``trtri``, then ``lauum``), with a
+    copy of ``L^-1`` kept between the two for the variances of many points at once. LAPACK is
+    called directly and in place: the scipy.linalg wrappers would copy the matrix twice.
     """
+    L, info = _potrf(K, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
+        return None
+    alpha, info = _potrs(L, y, lower=1)
+    if info != 0:
+        return None
+    log_det_half = float(np.log(np.diag(L)).sum())  # before L is overwritten by its inverse
+    L_inv, info = _trtri(L, lower=1, overwrite_c=1)
+    if info != 0:
+        return None
+    L_inv_kept = L_inv.copy(order="F")  # LAPACK's order: no copy per call in `predict`
+    inv, info = _lauum(L_inv, lower=1, overwrite_c=1)
+    if info != 0:
+        return None
+    return _Factors(alpha, L_inv_kept, inv), log_det_half
+
+
+def _posterior_and_factors(
+    theta: np.ndarray, dists: PackedDistances, y: np.ndarray, fit_noise: bool
+) -> tuple[float, np.ndarray, _Factors | None]:
     n, dim = dists.n, dists.d.shape[0]
     lam = np.exp(theta[:dim])
     scale = math.exp(theta[dim])
     noise = math.exp(theta[dim + 1])
     m, dm = matern52(lam @ dists.d)
-    K = np.zeros((n, n))
-    K.ravel()[dists.flat] = scale * m
-    K.ravel()[:: n + 1] += noise
-    # LAPACK directly, in place (K is this call's own; only lower triangles are read): the
-    # scipy.linalg wrappers would copy the matrix twice per evaluation.
-    L, info = _potrf(K, lower=1, overwrite_a=1, clean=0)
-    if info != 0:
-        return 1e20, np.zeros_like(theta)
-    alpha, info = _potrs(L, y, lower=1)
-    if info != 0:
-        return 1e20, np.zeros_like(theta)
-    log_det_half = float(np.log(np.diag(L)).sum())  # before L is overwritten by its inverse
-    inv, info = _potri(L, lower=1, overwrite_c=1)
-    if info != 0:
-        return 1e20, np.zeros_like(theta)
-    k_inv = inv.ravel()[dists.flat]
+    # K in column-major order (filled through its transpose's flat view), as LAPACK works on
+    # it: the calls below then really work in place instead of on copies.
+    K_t = np.zeros((n, n))
+    K_t.ravel()[dists.flat] = scale * m
+    K_t.ravel()[:: n + 1] += noise
+    result = _factorise(K_t.T, y)
+    if result is None:
+        return 1e20, np.zeros_like(theta), None
+    factors, log_det_half = result
+    alpha = factors.alpha
+    k_inv = factors.inv_lower.T.ravel()[dists.flat]  # a view: inv_lower is column-major
     lml = -0.5 * float(y @ alpha) - log_det_half - 0.5 * n * _LOG_2PI
     # W = a a^T - K^-1 on the packed pairs, off-diagonal pairs weighted twice.
     W = (alpha[dists.rows] * alpha[dists.cols] - k_inv) * dists.weights
@@ -201,7 +275,26 @@ def neg_log_posterior(
         zn = (float(theta[dim + 1]) - _NOISE_PRIOR[0]) / _NOISE_PRIOR[1]
         log_prior -= 0.5 * zn * zn
         grad_prior[dim + 1] = -zn / _NOISE_PRIOR[1]
-    return -(lml + log_prior), -(grad_lml + grad_prior)
+    return -(lml + log_prior), -(grad_lml + grad_prior), factors
+
+
+def neg_log_posterior(
+    theta: np.ndarray, dists: PackedDistances, y: np.ndarray, *, fit_noise: bool = True
+) -> tuple[float, np.ndarray]:
+    """The negative log posterior of ``theta`` and its gradient.
+
+    Args:
+        theta: ``[log lam_1 .. log lam_D, log s, log noise]``.
+        dists: The training inputs' :class:`PackedDistances`.
+        y: Standardised training targets.
+        fit_noise: With ``False`` the gradient entry of the noise is zero and its prior is left
+            out (the noise is held fixed).
+
+    The gradient of the log marginal likelihood is ``1/2 tr((a a^T - K^-1) dK/dtheta_j)`` with
+    ``a = K^-1 y``; for ``log lam_d`` the kernel derivative is ``s m'(r2) lam_d dist_d``.
+    """
+    value, grad, _ = _posterior_and_factors(theta, dists, y, fit_noise)
+    return value, grad
 
 
 class GaussianProcess:
@@ -212,36 +305,47 @@ class GaussianProcess:
         y: ``(n,)`` standardised targets.
         is_categorical: ``(D,)`` mask of categorical coordinates.
         theta: Hyperparameters, see :func:`neg_log_posterior`.
+
+    Attributes:
+        hess_inv: After :func:`fit_gp`, the optimiser's inverse-Hessian estimate at ``theta``
+            (for the next fit's warm start), else ``None``.
+        dists: After :func:`fit_gp`, the training inputs' :class:`PackedDistances` (the next
+            fit extends them), else ``None``.
     """
 
+    hess_inv: np.ndarray | None = None
+    dists: PackedDistances | None = None
+
     def __init__(
-        self, X: np.ndarray, y: np.ndarray, is_categorical: np.ndarray, theta: np.ndarray
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        is_categorical: np.ndarray,
+        theta: np.ndarray,
+        *,
+        _factors: _Factors | None = None,
     ) -> None:
         dim = X.shape[1]
         self.X, self.y, self.is_categorical, self.theta = X, y, is_categorical, theta
         self.lam = np.exp(theta[:dim])
         self.scale = math.exp(theta[dim])
         self.noise = math.exp(theta[dim + 1])
-        m, _ = matern52(_weighted_r2(X, X, self.lam, is_categorical))
-        K = self.scale * m
-        K[np.diag_indices(len(X))] += self.noise
-        self._L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
-        self.alpha = scipy.linalg.cho_solve((self._L, True), y, check_finite=False)
-        # K^-1 = L^-T L^-1, as LAPACK's potri computes it (trtri, then lauum), keeping L^-1
-        # for the variances of many points at once in `predict`.
-        L_inv, info = scipy.linalg.lapack.dtrtri(self._L, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dtrtri failed with info={info}")
-        self._L_inv = L_inv
-        inv, info = scipy.linalg.lapack.dlauum(L_inv, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dlauum failed with info={info}")
-        inv = np.tril(inv)
+        self._log_scale = float(theta[dim])
+        if _factors is None:
+            m, _ = matern52(_weighted_r2(X, X, self.lam, is_categorical))
+            K = self.scale * m
+            K[np.diag_indices(len(X))] += self.noise
+            result = _factorise(K.T, y)  # symmetric: its transpose is the column-major K
+            if result is None:
+                raise np.linalg.LinAlgError("GaussianProcess: the kernel matrix is singular.")
+            _factors = result[0]
+        self.alpha = _factors.alpha
+        self._L_inv = _factors.L_inv
+        inv = np.tril(_factors.inv_lower)
         # Predictions multiply by K^-1 (numpy matrix products) rather than solving triangular
         # systems per call: scipy's triangular solve starts BLAS threads even for tiny systems,
         # which on a busy machine cost ~10 ms per call.
         self.K_inv = inv + np.tril(inv, -1).T
-        self._log_scale = float(theta[dim])
 
     def predict(self, Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance at the rows of ``Xc``."""
@@ -259,26 +363,28 @@ class GaussianProcess:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Posterior mean and variance at the rows of ``Xc`` and their ``(m, D)`` gradients
         (zero along categorical coordinates)."""
-        diff = Xc[:, None, :] - self.X[None, :, :]
-        scaled = diff * self.lam
-        if self.is_categorical.any():
-            cat = self.is_categorical
-            r2 = (scaled[:, :, ~cat] * diff[:, :, ~cat]).sum(2)
-            r2 += (diff[:, :, cat] != 0.0) @ self.lam[cat]
-            scaled[:, :, cat] = 0.0
-        else:
-            r2 = (scaled * diff).sum(2)
+        r2 = _weighted_r2(Xc, self.X, self.lam, self.is_categorical)
         m, dm = matern52(r2)
         k = self.scale * m
-        # dk/dx_d = 2 s m'(r2) lam_d (x_d - x'_d) for numerical coordinates, 0 for categorical.
-        dm *= 2.0 * self.scale
-        dk = scaled
-        dk *= dm[:, :, None]
         mean = k @ self.alpha
         kv = k @ self.K_inv
         var = self.scale - (kv * k).sum(1)
-        dmean = np.einsum("n,mnd->md", self.alpha, dk)
-        dvar = -2.0 * np.einsum("mn,mnd->md", kv, dk)
+        # dk_ij/dx_id = 2 s m'(r2_ij) lam_d (x_id - X_jd) along numerical coordinates, so for
+        # weights w_ij: sum_j w_ij dk_ij/dx_id = 2 s lam_d (x_id sum_j c_ij - (c X)_id) with
+        # c = w m': two (m, n) @ (n, D) products instead of an (m, n, D) array.
+        dm *= 2.0 * self.scale
+        c_mean = dm * self.alpha
+        c_var = dm
+        c_var *= kv
+        dmean = Xc * c_mean.sum(1)[:, None]
+        dmean -= c_mean @ self.X
+        dmean *= self.lam
+        dvar = Xc * c_var.sum(1)[:, None]
+        dvar -= c_var @ self.X
+        dvar *= -2.0 * self.lam
+        if self.is_categorical.any():
+            dmean[:, self.is_categorical] = 0.0
+            dvar[:, self.is_categorical] = 0.0
         tiny = var < 1e-12
         if tiny.any():
             var = np.maximum(var, 1e-12)
@@ -293,29 +399,58 @@ def fit_gp(
     *,
     deterministic: bool,
     theta0: np.ndarray | None = None,
+    hess_inv0: np.ndarray | None = None,
+    dists0: PackedDistances | None = None,
 ) -> GaussianProcess:
-    """Fit the hyperparameters by maximum a posteriori, starting at ``theta0`` (a previous fit,
-    for warm starts) or at the prior mode, and return the fitted process."""
+    """Fit the hyperparameters by maximum a posteriori and return the fitted process.
+
+    Args:
+        X: ``(n, D)`` encoded training inputs.
+        y: ``(n,)`` standardised targets.
+        is_categorical: ``(D,)`` mask of categorical coordinates.
+        deterministic: Hold the noise at :data:`MIN_NOISE` instead of fitting it.
+        theta0: Where to start (a previous fit's ``theta``); the prior mode by default.
+        hess_inv0: A previous fit's ``hess_inv``: the optimiser starts with that curvature.
+        dists0: A previous fit's ``dists``; reused when ``X`` starts with its points.
+    """
     dim = X.shape[1]
     start = default_theta(dim, deterministic)
     if theta0 is not None and theta0.shape == start.shape and np.all(np.isfinite(theta0)):
         start = theta0.copy()
     if deterministic:
         start[dim + 1] = math.log(MIN_NOISE)
-    dists = PackedDistances(X, is_categorical)
-    bounds = [_LOG_LAM_BOUNDS] * dim + [_LOG_SCALE_BOUNDS]
-    bounds.append((start[dim + 1], start[dim + 1]) if deterministic else _LOG_NOISE_BOUNDS)
-    start = np.clip(start, [b[0] for b in bounds], [b[1] for b in bounds])
-    fit_noise = not deterministic
-    res = scipy.optimize.minimize(
-        lambda t: neg_log_posterior(t, dists, y, fit_noise=fit_noise),
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        # The fit only has to be good to a small fraction of a nat: looser than scipy's default
-        # tolerances, it needs about half the evaluations.
-        options={"maxiter": 200, "gtol": _GTOL, "ftol": _FTOL},
+    dists = (
+        dists0.extended(X, is_categorical)
+        if dists0 is not None
+        else PackedDistances(X, is_categorical)
     )
-    theta = res.x if np.all(np.isfinite(res.x)) else start
-    return GaussianProcess(X, y, is_categorical, theta)
+    lower = np.array([_LOG_LAM_BOUNDS[0]] * dim + [_LOG_SCALE_BOUNDS[0], _LOG_NOISE_BOUNDS[0]])
+    upper = np.array([_LOG_LAM_BOUNDS[1]] * dim + [_LOG_SCALE_BOUNDS[1], _LOG_NOISE_BOUNDS[1]])
+    if deterministic:
+        lower[dim + 1] = upper[dim + 1] = start[dim + 1]
+    fit_noise = not deterministic
+    last: list[Any] = [None, None]  # the latest evaluation's theta and factors
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad, factors = _posterior_and_factors(theta, dists, y, fit_noise)
+        last[0], last[1] = theta, factors
+        return value, grad
+
+    res = minimize_box(
+        objective,
+        start,
+        lower,
+        upper,
+        hess_inv=hess_inv0,
+        # The fit only has to be good to a small fraction of a nat.
+        gtol=_GTOL,
+        ftol=_FTOL,
+        max_evals=_MAX_EVALS,
+    )
+    theta = res.x if np.all(np.isfinite(res.x)) else np.clip(start, lower, upper)
+    # The optimiser's last evaluation is usually at its result: reuse that factorisation.
+    factors = last[1] if last[0] is not None and np.array_equal(last[0], theta) else None
+    gp = GaussianProcess(X, y, is_categorical, theta, _factors=factors)
+    gp.hess_inv = res.hess_inv
+    gp.dists = dists
+    return gp

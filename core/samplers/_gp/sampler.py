@@ -12,7 +12,7 @@ from tunesmith.samplers._base import (
     warn_independent_sampling,
 )
 from tunesmith.samplers._gp.acquisition import Acquisition
-from tunesmith.samplers._gp.gp import GaussianProcess, fit_gp
+from tunesmith.samplers._gp.gp import GaussianProcess, PackedDistances, fit_gp
 from tunesmith.samplers._gp.optim import optimize_acquisition
 from tunesmith.samplers._gp.space import UnitCubeSpace
 from tunesmith.samplers._gp.threads import single_blas_thread
@@ -141,8 +141,11 @@ class GPSampler(BaseSampler):
         self._warn_independent_sampling = warn_independent_sampling
         self._search_space = IntersectionSearchSpace()
         self._lock = threading.Lock()
-        # Warm starts: the last fitted hyperparameters per (study, space, model).
+        # Warm starts: the last fit per (study, space, model): its hyperparameters, the
+        # optimiser's curvature estimate, and the training inputs' pairwise distances.
         self._theta_cache: dict[tuple[Any, ...], np.ndarray] = {}
+        self._hess_inv_cache: dict[tuple[Any, ...], np.ndarray | None] = {}
+        self._dists_cache: dict[tuple[Any, ...], PackedDistances] = {}
         # Whether each running trial is past the startup trials, keyed by (study, trial) id.
         self._modelled: dict[tuple[int, int], bool] = {}
 
@@ -175,8 +178,16 @@ class GPSampler(BaseSampler):
             is_cat,
             deterministic=self._deterministic,
             theta0=self._theta_cache.get(cache_key),
+            hess_inv0=self._hess_inv_cache.get(cache_key),
+            dists0=self._dists_cache.get(cache_key),
         )
         self._theta_cache[cache_key] = gp.theta
+        self._hess_inv_cache[cache_key] = gp.hess_inv
+        # The distances are large (D n^2 / 2 floats): keep them for the latest study only.
+        for k in [k for k in self._dists_cache if k[0] != study._study_id]:
+            del self._dists_cache[k]
+        if gp.dists is not None:
+            self._dists_cache[cache_key] = gp.dists
         return gp
 
     def sample_relative(

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
+import scipy.optimize
 from scipy.stats import norm
 
 import tunesmith
@@ -19,7 +20,9 @@ from tunesmith.distributions import (
     IntDistribution,
 )
 from tunesmith.samplers import GPSampler, RandomSampler
+from tunesmith.samplers._gp import gp as gp_module
 from tunesmith.samplers._gp.acquisition import Acquisition, log_h
+from tunesmith.samplers._gp.bfgs import minimize_box
 from tunesmith.samplers._gp.gp import (
     MIN_NOISE,
     GaussianProcess,
@@ -125,6 +128,145 @@ def test_fit_warm_start_reaches_the_same_optimum() -> None:
     assert neg_log_posterior(warm.theta, dists, y)[0] == pytest.approx(
         neg_log_posterior(cold.theta, dists, y)[0], abs=0.05
     )
+
+
+def test_fit_reuses_its_last_factorisation_and_predicts_like_a_fresh_process() -> None:
+    X, y, is_cat = _data()
+    gp = fit_gp(X, y, is_cat, deterministic=False)
+    fresh = GaussianProcess(X, y, is_cat, gp.theta)
+    Xc = np.random.default_rng(3).random((7, 3))
+    Xc[:, 2] = [0, 1, 2, 0, 1, 2, 0]
+    for a, b in zip(gp.predict(Xc), fresh.predict(Xc)):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
+    for a, b in zip(gp.predict_with_grad(Xc), fresh.predict_with_grad(Xc)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+def test_refit_with_one_more_point_and_the_previous_curvature_takes_few_evaluations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y, is_cat = _data(n=40, with_categorical=False)
+    first = fit_gp(X[:-1], y[:-1], is_cat, deterministic=False)
+    assert first.hess_inv is not None and first.dists is not None
+    calls = []
+    real = gp_module._posterior_and_factors
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(gp_module, "_posterior_and_factors", counting)
+    warm = fit_gp(
+        X,
+        y,
+        is_cat,
+        deterministic=False,
+        theta0=first.theta,
+        hess_inv0=first.hess_inv,
+        dists0=first.dists,
+    )
+    n_warm = len(calls)
+    calls.clear()
+    cold = fit_gp(X, y, is_cat, deterministic=False)
+    assert n_warm <= 6 < len(calls)
+    dists = PackedDistances(X, is_cat)
+    assert neg_log_posterior(warm.theta, dists, y)[0] == pytest.approx(
+        neg_log_posterior(cold.theta, dists, y)[0], abs=0.05
+    )
+
+
+def test_packed_distances_extended_by_new_points_equal_fresh_ones() -> None:
+    X, _, is_cat = _data(n=12)
+    old = PackedDistances(X[:9], is_cat)
+    new, fresh = old.extended(X, is_cat), PackedDistances(X, is_cat)
+    for name in ("d", "flat", "weights", "diag", "rows", "cols"):
+        np.testing.assert_array_equal(getattr(new, name), getattr(fresh, name))
+    assert old.extended(X[:9], is_cat) is old
+    # Not a continuation of the old points (one changed): computed afresh.
+    X2 = X.copy()
+    X2[3, 0] += 0.1
+    np.testing.assert_array_equal(old.extended(X2, is_cat).d, PackedDistances(X2, is_cat).d)
+
+
+# --- the hyperparameter optimiser -----------------------------------------------------------
+
+
+def _quadratic(A: np.ndarray, c: np.ndarray) -> Any:
+    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+        r = x - c
+        return 0.5 * float(r @ A @ r), A @ r
+
+    return f
+
+
+def test_minimize_box_finds_the_bounded_minimum_of_a_quadratic() -> None:
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(6, 6))
+    A = B @ B.T + 0.5 * np.eye(6)
+    c = np.array([3.0, -3.0, 0.2, -0.1, 0.3, 0.0])
+    lower = np.array([-1.0, -1.0, -1.0, -1.0, -1.0, 0.5])
+    upper = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.5])  # the last coordinate is fixed
+    f = _quadratic(A, c)
+    res = minimize_box(f, np.zeros(6), lower, upper, gtol=1e-8, ftol=0.0, max_evals=500)
+    ref = scipy.optimize.minimize(
+        f,
+        np.zeros(6),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=list(zip(lower, upper)),
+        options={"gtol": 1e-12, "ftol": 0.0},
+    )
+    assert res.converged
+    np.testing.assert_allclose(res.x, ref.x, atol=1e-6)
+    assert res.x[5] == 0.5
+    assert res.fun == pytest.approx(ref.fun, abs=1e-10)
+
+
+def test_minimize_box_with_the_exact_curvature_takes_one_newton_step() -> None:
+    A = np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 0.5], [0.0, 0.5, 2.0]])
+    c = np.array([0.3, -0.2, 0.1])
+    lower, upper = np.full(3, -1.0), np.full(3, 1.0)
+    res = minimize_box(
+        _quadratic(A, c),
+        np.zeros(3),
+        lower,
+        upper,
+        hess_inv=np.linalg.inv(A),
+        gtol=1e-9,
+        ftol=0.0,
+        max_evals=50,
+    )
+    assert res.n_evals == 2 and res.converged
+    np.testing.assert_allclose(res.x, c, atol=1e-12)
+    # A wrong curvature (here far too small) still gets there, with more evaluations.
+    res = minimize_box(
+        _quadratic(A, c),
+        np.zeros(3),
+        lower,
+        upper,
+        hess_inv=1e-3 * np.eye(3),
+        gtol=1e-9,
+        ftol=0.0,
+        max_evals=200,
+    )
+    assert res.converged and res.n_evals > 2
+    np.testing.assert_allclose(res.x, c, atol=1e-8)
+
+
+def test_minimize_box_stops_at_an_infinite_start_and_survives_infinite_trial_points() -> None:
+    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+        if x[0] > 0.5:  # a region where the objective cannot be evaluated
+            return math.inf, np.zeros(1)
+        return float((x[0] - 2.0) ** 2), np.array([2.0 * (x[0] - 2.0)])
+
+    res = minimize_box(
+        f, np.zeros(1), np.array([-5.0]), np.array([5.0]), gtol=1e-8, ftol=0.0, max_evals=100
+    )
+    assert 0.4 < res.x[0] <= 0.5
+    res = minimize_box(
+        f, np.ones(1), np.array([-5.0]), np.array([5.0]), gtol=1e-8, ftol=0.0, max_evals=100
+    )
+    assert res.n_evals == 1 and not res.converged and res.hess_inv is None
 
 
 # --- log expected improvement ---------------------------------------------------------------
@@ -562,3 +704,8 @@ def test_hyperparameters_are_cached_per_study_for_warm_starts() -> None:
     assert isinstance(
         GaussianProcess(np.zeros((1, 2)), np.zeros(1), np.zeros(2, bool), theta).noise, float
     )
+    assert list(sampler._hess_inv_cache) == keys and list(sampler._dists_cache) == keys
+    # The pairwise distances (large) are kept for the latest study only.
+    other = _run(sampler, _sphere, 5)
+    assert {k[0] for k in sampler._dists_cache} == {other._study_id}
+    assert {k[0] for k in sampler._theta_cache} == {study._study_id, other._study_id}
