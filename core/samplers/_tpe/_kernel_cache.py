@@ -42,6 +42,7 @@ class AboveKernelCache:
         self._stored = 0  # rows below this were stored trials at the previous decision
         self._sorted_ids: np.ndarray | None = None  # (d, m) rows by value, per dimension
         self._sorted_vals: np.ndarray | None = None  # (d, m) the values in that order
+        self._tied = np.zeros(0, dtype=bool)  # (d,) rows that may hold equal values
         # What the previous :meth:`terms` call was given and gave, and for which rows.
         self._sig: np.ndarray | None = None  # (c, m) widths of the continuous dimensions
         self._terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -64,13 +65,13 @@ class AboveKernelCache:
             order = np.argsort(t, axis=1)
             sorted_ids = ids[order]
             sorted_vals = np.take_along_axis(t, order, axis=1)
+            tied = np.any(sorted_vals[:, 1:] == sorted_vals[:, :-1], axis=1)
         else:
-            sorted_ids, sorted_vals = merged
+            sorted_ids, sorted_vals, tied = merged
             pos = np.empty(int(max(ids.max(), sorted_ids.max())) + 1, dtype=np.intp)
             pos[ids] = np.arange(m)
             order = pos[sorted_ids]
-            tied = np.flatnonzero(np.any(sorted_vals[:, 1:] == sorted_vals[:, :-1], axis=1))
-            for j in tied:  # the tie order of a full sort of this row
+            for j in np.flatnonzero(tied):  # the tie order of a full sort of this row
                 order[j] = np.argsort(t[j])
                 sorted_ids[j] = ids[order[j]]
                 sorted_vals[j] = t[j, order[j]]
@@ -78,11 +79,15 @@ class AboveKernelCache:
         self._stored = n_stored
         self._sorted_ids = sorted_ids
         self._sorted_vals = sorted_vals
+        self._tied = tied
         return (order + (np.arange(d) * m)[:, None]).ravel(), sorted_vals
 
-    def _merge(self, ids: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """The previous sorted rows without the rows that left, with the new ones inserted;
-        ``None`` when too much changed."""
+    def _merge(
+        self, ids: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The previous sorted rows without the rows that left, with the new ones inserted,
+        and which rows may hold tied values (a row tied before stays marked); ``None`` when
+        too much changed."""
         assert self._sorted_ids is not None and self._sorted_vals is not None
         d, m = t.shape
         prev_ids, prev_vals = self._sorted_ids, self._sorted_vals
@@ -99,8 +104,9 @@ class AboveKernelCache:
         else:
             kept_ids = prev_ids[keep].reshape(d, kept)
             kept_vals = prev_vals[keep].reshape(d, kept)
+        tied = self._tied.copy()
         if kept == m:
-            return kept_ids.copy(), kept_vals.copy()
+            return kept_ids.copy(), kept_vals.copy(), tied
         had = np.zeros(size, dtype=bool)
         had[kept_ids[0]] = True
         new_cols = np.flatnonzero(~had[ids])
@@ -111,65 +117,102 @@ class AboveKernelCache:
         where = np.empty(new_vals.shape, dtype=np.intp)
         for j in range(d):
             where[j] = np.searchsorted(kept_vals[j], new_vals[j])
-        where += (np.arange(d) * kept)[:, None]
-        flat = where.ravel()
-        sorted_ids = np.insert(kept_ids.ravel(), flat, new_ids.ravel()).reshape(d, m)
-        sorted_vals = np.insert(kept_vals.ravel(), flat, new_vals.ravel()).reshape(d, m)
-        return sorted_ids, sorted_vals
+        # Where each new value lands in the merged rows (flat), and every other place.
+        k = new_vals.shape[1]
+        where += np.arange(k) + (np.arange(d) * m)[:, None]
+        at = where.ravel()
+        rest = np.ones(d * m, dtype=bool)
+        rest[at] = False
+        sorted_ids = np.empty(d * m, dtype=kept_ids.dtype)
+        sorted_ids[at] = new_ids.ravel()
+        sorted_ids[rest] = kept_ids.ravel()
+        sorted_vals = np.empty(d * m)
+        sorted_vals[at] = new_vals.ravel()
+        sorted_vals[rest] = kept_vals.ravel()
+        # Kept values had no ties among themselves unless their row is marked: only the new
+        # values' neighbours can tie.
+        col = at % m
+        v = sorted_vals[at]
+        left = (col > 0) & (sorted_vals[np.maximum(at - 1, 0)] == v)
+        right = (col < m - 1) & (sorted_vals[np.minimum(at + 1, d * m - 1)] == v)
+        tied[(at // m)[left | right]] = True
+        return sorted_ids.reshape(d, m), sorted_vals.reshape(d, m), tied
 
     # -- joint density terms -----------------------------------------------------------------------
     def terms(
-        self, t: np.ndarray, sig: np.ndarray, a: np.ndarray, b: np.ndarray, extra: int = 0
+        self,
+        t: np.ndarray,
+        sig: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        extra: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """:func:`kernel_terms` of the observations of the last :meth:`sort_order` call
         (``t`` and ``sig``: ``(c, m)`` values and widths of the continuous dimensions),
-        reusing the columns whose widths did not change, with ``extra`` more columns left for
-        the caller to fill (the prior kernel); ``None`` when some kernel's widths need the
-        overflow-safe log scale (which is decided for all kernels at once, so the caller
-        computes the whole set then, and nothing is kept)."""
+        reusing the columns whose widths did not change, then those of ``extra`` (values and
+        widths of more kernels, computed every time: the prior); ``None`` when some kernel's
+        widths need the overflow-safe log scale (which is decided for all kernels at once, so
+        the caller computes the whole set then, and nothing is kept)."""
         assert self._ids is not None
         ids = self._ids
         c, m = sig.shape
-        prev_ids, prev_sig, prev_terms = self._prev_ids, self._sig, self._terms
-        out = (np.empty((2 * c, m + extra)), np.empty(m + extra), np.empty(m + extra))
-        fresh: np.ndarray | None = None
-        if prev_sig is not None and prev_terms is not None and prev_sig.shape[0] == c and m:
-            size = int(max(ids.max(), prev_ids.max())) + 1
-            at = np.full(size, -1, dtype=np.intp)
-            stored = prev_ids < self._prev_stored
-            at[prev_ids[stored]] = np.flatnonzero(stored)
-            src = at[ids]
-            same = src >= 0
-            src[~same] = 0
-            runs = _runs(src)
-            if runs is None:
-                same &= np.all(prev_sig[:, src] == sig, axis=0)
-            else:
-                for start, stop, first in runs:
-                    same[start:stop] &= np.all(
-                        prev_sig[:, first : first + stop - start] == sig[:, start:stop], axis=0
-                    )
-            fresh = np.flatnonzero(~same)
-            if len(fresh) <= m // 2:
-                for old, new in zip(prev_terms, out):
-                    if runs is None:
-                        np.take(old, src, axis=-1, out=new[..., :m], mode="clip")
-                    else:
-                        for start, stop, first in runs:
-                            new[..., start:stop] = old[..., first : first + stop - start]
-        if fresh is None or len(fresh) > m // 2:
+        e = 0 if extra is None else extra[0].shape[1]
+        out = (np.empty((2 * c, m + e)), np.empty(m + e), np.empty(m + e))
+        fresh = self._reuse(sig, out)
+        if fresh is None:
             fresh = np.arange(m)
-        if len(fresh):
-            *part, in_range = kernel_terms(t[:, fresh], sig[:, fresh], a, b)
+        cols = np.concatenate([fresh, np.arange(m, m + e)])
+        if len(cols):
+            mu_new, sig_new = t[:, fresh], sig[:, fresh]
+            if extra is not None:
+                mu_new = np.concatenate([mu_new, extra[0]], axis=1)
+                sig_new = np.concatenate([sig_new, extra[1]], axis=1)
+            *part, in_range = kernel_terms(mu_new, sig_new, a, b)
             if not in_range:
                 self._sig = self._terms = None
                 return None
-            out[0][:, fresh], out[1][fresh], out[2][fresh] = part
+            out[0][:, cols], out[1][cols], out[2][cols] = part
         self._sig = sig
         self._terms = out
         self._prev_ids = ids
         self._prev_stored = self._stored
         return out
+
+    def _reuse(
+        self, sig: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> np.ndarray | None:
+        """Copy the previous terms of the kernels whose widths are unchanged into ``out``;
+        return the columns left to compute (``None``: all of them)."""
+        prev_ids, prev_sig, prev_terms = self._prev_ids, self._sig, self._terms
+        ids = self._ids
+        assert ids is not None
+        c, m = sig.shape
+        if prev_sig is None or prev_terms is None or prev_sig.shape[0] != c or not m:
+            return None
+        at = np.full(int(max(ids.max(), prev_ids.max())) + 1, -1, dtype=np.intp)
+        stored = prev_ids < self._prev_stored
+        at[prev_ids[stored]] = np.flatnonzero(stored)
+        src = at[ids]
+        same = src >= 0
+        src[~same] = 0
+        runs = _runs(src)
+        if runs is None:
+            same &= np.all(prev_sig[:, src] == sig, axis=0)
+        else:
+            for start, stop, first in runs:
+                same[start:stop] &= np.all(
+                    prev_sig[:, first : first + stop - start] == sig[:, start:stop], axis=0
+                )
+        fresh = np.flatnonzero(~same)
+        if len(fresh) > m // 2:
+            return None
+        for old, new in zip(prev_terms, out):
+            if runs is None:
+                np.take(old, src, axis=-1, out=new[..., :m], mode="clip")
+            else:
+                for start, stop, first in runs:
+                    new[..., start:stop] = old[..., first : first + stop - start]
+        return fresh
 
 
 #: Above this many runs a gather is cheaper than copying run by run.

@@ -156,11 +156,15 @@ def _sigmas_dense(
     d, n = mus.shape
     if flat is None:
         flat = _sort_order(mus)
-    ext = np.empty((d, n + 2))
-    ext[:, 0] = a
-    ext[:, 1:-1] = mus.ravel().take(flat).reshape(d, n) if sorted_mus is None else sorted_mus
-    ext[:, -1] = b
-    gaps = np.diff(ext, axis=1)
+    srt = mus.ravel().take(flat).reshape(d, n) if sorted_mus is None else sorted_mus
+    # The gaps between neighbours, the bounds counting as neighbours of the ends.
+    gaps = np.empty((d, n + 1))
+    if n:
+        np.subtract(srt[:, 0], a, out=gaps[:, 0])
+        np.subtract(srt[:, 1:], srt[:, :-1], out=gaps[:, 1:-1])
+        np.subtract(b, srt[:, -1], out=gaps[:, -1])
+    else:
+        np.subtract(b, a, out=gaps[:, 0])
     sig_sorted = np.maximum(gaps[:, :-1], gaps[:, 1:])
     if not params.consider_endpoints and n >= 2:
         sig_sorted[:, 0] = gaps[:, 1]
@@ -171,7 +175,9 @@ def _sigmas_dense(
         min_sig = span / min(100.0, 1.0 + n_kernels)
     else:
         min_sig = np.full(d, EPS)
-    np.clip(sig_sorted, min_sig[:, None], span[:, None], out=sig_sorted)
+    # np.clip with per-row bounds goes through buffered iteration; two binary ufuncs do not.
+    np.maximum(sig_sorted, min_sig[:, None], out=sig_sorted)
+    np.minimum(sig_sorted, span[:, None], out=sig_sorted)
     sig = np.empty(d * n)
     sig[flat] = sig_sorted.ravel()
     return sig.reshape(d, n)
@@ -321,14 +327,8 @@ class NumericKernels:
             cont = np.flatnonzero(~self.disc)
             if len(cont):
                 a, b = self.a[cont], self.b[cont]
-                terms = cache[0].terms(obs_t[cont], obs_sig[cont], a, b, extra=int(use_prior))
-                if terms is not None and use_prior:
-                    *prior, in_range = kernel_terms(t[cont, -1:], sig[cont, -1:], a, b)
-                    for whole, last in zip(terms, prior):
-                        whole[..., -1:] = last
-                    if not in_range:
-                        terms = None
-                self._terms = terms
+                prior = (t[cont, -1:], sig[cont, -1:]) if use_prior else None
+                self._terms = cache[0].terms(obs_t[cont], obs_sig[cont], a, b, prior)
 
     @functools.cached_property
     def inv_sigma(self) -> np.ndarray:
