@@ -27,6 +27,7 @@ Priors (all log-normal, so their log densities are quadratics in ``theta``):
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,25 @@ def _pair_distances(
     return d
 
 
+class _PairStore:
+    """Growable storage of pair distances and indices, shared along a chain of
+    :class:`PackedDistances` extended from one another. Only the newest object of the chain
+    writes past its own pairs (claimed under the lock); any other extension copies."""
+
+    def __init__(self, d: np.ndarray, rows: np.ndarray, cols: np.ndarray, used: int) -> None:
+        self.d, self.rows, self.cols, self.used = d, rows, cols, used
+        self.lock = threading.Lock()
+
+    @classmethod
+    def with_capacity(cls, dim: int, capacity: int) -> _PairStore:
+        idx = np.empty(capacity, dtype=np.intp)
+        return cls(np.empty((dim, capacity)), idx, np.empty_like(idx), 0)
+
+
+#: Storage grows by this factor: a copy every ~12% more points, not every trial.
+_GROWTH = 1.25
+
+
 class PackedDistances:
     """Per-coordinate distances between the training points, for the pairs ``i >= j`` only.
 
@@ -109,39 +129,36 @@ class PackedDistances:
     write only its lower triangle, so the likelihood works on the ``n (n + 1) / 2`` packed pairs:
     half the elementwise work of full matrices. Off-diagonal pairs count twice in the traces.
     The pairs are in row order (``(0, 0), (1, 0), (1, 1), (2, 0), ...``), so the pairs of
-    points appended later come last: :meth:`extended` reuses the distances already computed.
+    points appended later come last: :meth:`extended` computes only theirs, in place in storage
+    with room to grow (allocating a fresh multi-megabyte array per trial cost more in page
+    faults than computing it).
 
     Attributes:
         d: ``(D, P)`` squared differences (``x != x'`` for categorical coordinates).
+        rows, cols: The pairs' point indices (``rows >= cols``).
         flat: Flat indices of the pairs in an ``(n, n)`` column-major matrix (``j * n + i``
-            for the pair ``(i, j)``, ``i >= j``): its lower triangle.
-        weights: 2 for off-diagonal pairs, 1 on the diagonal.
+            for the pair ``(i, j)``): its lower triangle.
         diag: Positions of the diagonal pairs in the packed order.
     """
 
     def __init__(self, X: np.ndarray, is_categorical: np.ndarray) -> None:
         rows, cols = np.tril_indices(len(X))
         cat = np.flatnonzero(is_categorical)
-        self._set(X, is_categorical, rows, cols, _pair_distances(X.T.copy(), rows, cols, cat))
+        d = _pair_distances(X.T.copy(), rows, cols, cat)
+        self._set(X, is_categorical, _PairStore(d, rows, cols, len(rows)))
 
-    def _set(
-        self,
-        X: np.ndarray,
-        is_categorical: np.ndarray,
-        rows: np.ndarray,
-        cols: np.ndarray,
-        d: np.ndarray,
-    ) -> None:
+    def _set(self, X: np.ndarray, is_categorical: np.ndarray, store: _PairStore) -> None:
         n = len(X)
+        n_pairs = n * (n + 1) // 2
         self.X, self.is_categorical = X.copy(), is_categorical.copy()
         self.n = n
-        self.rows, self.cols = rows, cols
-        self.d = d
-        self.flat = cols * n + rows
+        self._store = store
+        self.d = store.d[:, :n_pairs]
+        self.rows, self.cols = store.rows[:n_pairs], store.cols[:n_pairs]
+        self.flat = self.cols * n
+        self.flat += self.rows
         # Pair p is diagonal for p = i (i + 3) / 2.
         self.diag = np.arange(n) * (np.arange(n) + 3) // 2
-        self.weights = np.full(len(rows), 2.0)
-        self.weights[self.diag] = 1.0
 
     def extended(self, X: np.ndarray, is_categorical: np.ndarray) -> PackedDistances:
         """The distances of ``X``: only the new pairs are computed when ``X`` starts with this
@@ -156,20 +173,26 @@ class PackedDistances:
             return PackedDistances(X, is_categorical)
         if n == n0:
             return self
+        p0, p = n0 * (n0 + 1) // 2, n * (n + 1) // 2
+        store = self._store
+        with store.lock:
+            in_place = store.used == p0 and store.d.shape[1] >= p
+            if in_place:
+                store.used = p
+        if not in_place:
+            grown = _PairStore.with_capacity(X.shape[1], max(p, int(_GROWTH * p)))
+            grown.d[:, :p0] = self.d
+            grown.rows[:p0], grown.cols[:p0] = self.rows, self.cols
+            grown.used = p
+            store = grown
         new = np.arange(n0, n)
-        rows = np.repeat(new, new + 1)
-        starts = np.cumsum(new + 1) - (new + 1)
-        cols = np.arange(len(rows)) - np.repeat(starts, new + 1)
+        rows, cols = store.rows[p0:p], store.cols[p0:p]
+        rows[:] = np.repeat(new, new + 1)
+        cols[:] = np.arange(p - p0) - np.repeat(np.cumsum(new + 1) - (new + 1), new + 1)
         cat = np.flatnonzero(is_categorical)
-        d = _pair_distances(X.T.copy(), rows, cols, cat)
+        store.d[:, p0:p] = _pair_distances(X.T.copy(), rows, cols, cat)
         out = PackedDistances.__new__(PackedDistances)
-        out._set(
-            X,
-            is_categorical,
-            np.concatenate([self.rows, rows]),
-            np.concatenate([self.cols, cols]),
-            np.concatenate([self.d, d], axis=1),
-        )
+        out._set(X, is_categorical, store)
         return out
 
 
@@ -209,14 +232,17 @@ class _Factors:
         self.alpha, self.L_inv, self.inv_lower = alpha, L_inv, inv_lower
 
 
-def _factorise(K: np.ndarray, y: np.ndarray) -> tuple[_Factors, float] | None:
+def _factorise(
+    K: np.ndarray, y: np.ndarray, L_inv_out: np.ndarray | None = None
+) -> tuple[_Factors, float] | None:
     """Factorise ``K`` (only its lower triangle is read; a column-major ``K`` is overwritten)
     and return the factors and ``log det(K) / 2``, or ``None`` if ``K`` is not positive
     definite.
 
     ``K^-1 = L^-T L^-1`` as LAPACK's ``potri`` computes it (``trtri``, then ``lauum``), with a
-    copy of ``L^-1`` kept between the two for the variances of many points at once. LAPACK is
-    called directly and in place: the scipy.linalg wrappers would copy the matrix twice.
+    copy of ``L^-1`` kept between the two (in ``L_inv_out``, column-major, if given) for the
+    variances of many points at once. LAPACK is called directly and in place: the
+    scipy.linalg wrappers would copy the matrix twice.
     """
     L, info = _potrf(K, lower=1, overwrite_a=1, clean=0)
     if info != 0:
@@ -228,39 +254,56 @@ def _factorise(K: np.ndarray, y: np.ndarray) -> tuple[_Factors, float] | None:
     L_inv, info = _trtri(L, lower=1, overwrite_c=1)
     if info != 0:
         return None
-    L_inv_kept = L_inv.copy(order="F")  # LAPACK's order: no copy per call in `predict`
+    if L_inv_out is None:
+        L_inv_out = L_inv.copy(order="F")  # LAPACK's order: no copy per call in `predict`
+    else:
+        np.copyto(L_inv_out, L_inv)
     inv, info = _lauum(L_inv, lower=1, overwrite_c=1)
     if info != 0:
         return None
-    return _Factors(alpha, L_inv_kept, inv), log_det_half
+    return _Factors(alpha, L_inv_out, inv), log_det_half
 
 
 def _posterior_and_factors(
-    theta: np.ndarray, dists: PackedDistances, y: np.ndarray, fit_noise: bool
+    theta: np.ndarray,
+    dists: PackedDistances,
+    y: np.ndarray,
+    fit_noise: bool,
+    work: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray, _Factors | None]:
+    """:func:`neg_log_posterior`, and the factors of ``K`` (for the fitted process).
+
+    ``work``: two ``(n, n)`` arrays to hold ``K`` (then ``K^-1``) and ``L^-1``, reused from one
+    evaluation to the next so that each does not allocate (and page-fault) two more.
+    """
     n, dim = dists.n, dists.d.shape[0]
     lam = np.exp(theta[:dim])
     scale = math.exp(theta[dim])
     noise = math.exp(theta[dim + 1])
     m, dm = matern52(lam @ dists.d)
     # K in column-major order (filled through its transpose's flat view), as LAPACK works on
-    # it: the calls below then really work in place instead of on copies.
-    K_t = np.zeros((n, n))
+    # it: the calls below then really work in place instead of on copies. Only the lower
+    # triangle is ever read, so a reused array needs no clearing.
+    K_t, L_inv_t = work if work is not None else (np.zeros((n, n)), None)
     K_t.ravel()[dists.flat] = scale * m
     K_t.ravel()[:: n + 1] += noise
-    result = _factorise(K_t.T, y)
+    result = _factorise(K_t.T, y, None if L_inv_t is None else L_inv_t.T)
     if result is None:
         return 1e20, np.zeros_like(theta), None
     factors, log_det_half = result
     alpha = factors.alpha
-    k_inv = factors.inv_lower.T.ravel()[dists.flat]  # a view: inv_lower is column-major
     lml = -0.5 * float(y @ alpha) - log_det_half - 0.5 * n * _LOG_2PI
-    # W = a a^T - K^-1 on the packed pairs, off-diagonal pairs weighted twice.
-    W = (alpha[dists.rows] * alpha[dists.cols] - k_inv) * dists.weights
+    # W = a a^T - K^-1 on the packed pairs. Off-diagonal pairs count twice in the traces; the
+    # distances of the diagonal pairs are 0 and their correlations 1.
+    W = np.take(alpha, dists.rows)
+    W *= np.take(alpha, dists.cols)
+    W -= factors.inv_lower.T.ravel()[dists.flat]  # a view: inv_lower is column-major
+    w_diag = float(W[dists.diag].sum())
+    dm *= W
     grad_lml = np.empty_like(theta)
-    grad_lml[:dim] = (0.5 * scale) * lam * (dists.d @ (W * dm))
-    grad_lml[dim] = (0.5 * scale) * float(W @ m)
-    grad_lml[dim + 1] = 0.5 * noise * float(W[dists.diag].sum()) if fit_noise else 0.0
+    grad_lml[:dim] = scale * lam * (dists.d @ dm)
+    grad_lml[dim] = scale * (float(W @ m) - 0.5 * w_diag)
+    grad_lml[dim + 1] = 0.5 * noise * w_diag if fit_noise else 0.0
 
     # Priors: log l_d = -log(lam_d)/2 ~ N(mu, sd^2); log s ~ N(...); log noise ~ N(...).
     mu_l = length_prior_mean(dim)
@@ -431,8 +474,11 @@ def fit_gp(
     fit_noise = not deterministic
     last: list[Any] = [None, None]  # the latest evaluation's theta and factors
 
+    n = len(X)
+    work = (np.empty((n, n)), np.empty((n, n)))
+
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad, factors = _posterior_and_factors(theta, dists, y, fit_noise)
+        value, grad, factors = _posterior_and_factors(theta, dists, y, fit_noise, work)
         last[0], last[1] = theta, factors
         return value, grad
 

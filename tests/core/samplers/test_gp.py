@@ -179,7 +179,7 @@ def test_packed_distances_extended_by_new_points_equal_fresh_ones() -> None:
     X, _, is_cat = _data(n=12)
     old = PackedDistances(X[:9], is_cat)
     new, fresh = old.extended(X, is_cat), PackedDistances(X, is_cat)
-    for name in ("d", "flat", "weights", "diag", "rows", "cols"):
+    for name in ("d", "flat", "diag", "rows", "cols"):
         np.testing.assert_array_equal(getattr(new, name), getattr(fresh, name))
     assert old.extended(X[:9], is_cat) is old
     # Not a continuation of the old points (one changed): computed afresh.
