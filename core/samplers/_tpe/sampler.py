@@ -86,8 +86,10 @@ class TPESampler(BaseSampler):
     ``sample_relative`` — with one mixture per parameter (the default, *independent* TPE) or one
     joint mixture (``multivariate=True``) — and parameters outside it (a branch of a
     conditional space, a new parameter) by ``sample_independent`` with a one-parameter model.
-    With ``group=True`` the space is cut into groups of parameters that always occur together
-    and each group gets its own joint model, so conditional branches are modelled too.
+    With the joint model the space is also cut into groups of parameters that always occur
+    together and each group gets its own joint model, so conditional branches are modelled too
+    (``group=None``, the default; Optuna's default is ``group=False``, which leaves branch
+    parameters to ``sample_independent``).
 
     The sampler keeps numpy arrays of the finished trials per study and converts each trial
     once, so a suggestion costs numpy work over the history and no Python pass over it.
@@ -110,7 +112,9 @@ class TPESampler(BaseSampler):
             kernels) instead of per parameter. ``None`` (the default, as in Optuna 5): joint
             for one objective, per parameter for several.
         group: Model each group of co-occurring parameters jointly (conditional spaces).
-            Implies ``multivariate`` (with a warning if ``multivariate=False`` was passed).
+            ``True`` implies ``multivariate`` (with a warning if ``multivariate=False`` was
+            passed); ``None`` (the default): whenever the model is joint; ``False``: only the
+            intersection search space is modelled jointly, as Optuna's default does.
         warn_independent_sampling: Warn when the joint model has to sample a parameter on its
             own (once per parameter). ``None`` (default): warn only if ``multivariate=True``
             was passed explicitly.
@@ -144,7 +148,7 @@ class TPESampler(BaseSampler):
     _seed: int
     _random_sampler: RandomSampler
     _multivariate: bool | None
-    _group: bool
+    _group: bool | None
     _warn_independent_sampling: bool
     _constant_liar: bool
     _constraints_func: Callable[[FrozenTrial], Sequence[float]] | None
@@ -162,7 +166,7 @@ class TPESampler(BaseSampler):
         weights: Callable[[int], np.ndarray] = default_weights,
         seed: int | None = None,
         multivariate: bool | None = None,
-        group: bool = False,
+        group: bool | None = None,
         warn_independent_sampling: bool | None = None,
         constant_liar: bool = True,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
@@ -172,13 +176,13 @@ class TPESampler(BaseSampler):
             ("consider_prior", consider_prior),
             ("consider_magic_clip", consider_magic_clip),
             ("consider_endpoints", consider_endpoints),
-            ("group", group),
             ("constant_liar", constant_liar),
         ):
             if not isinstance(v, (bool, np.bool_)):
                 raise TypeError(f"TPESampler: `{name}` must be a bool, got {name}={v!r}.")
         for name, opt in (
             ("multivariate", multivariate),
+            ("group", group),
             ("warn_independent_sampling", warn_independent_sampling),
         ):
             if opt is not None and not isinstance(opt, (bool, np.bool_)):
@@ -247,7 +251,8 @@ class TPESampler(BaseSampler):
             multivariate = True
         # None: decided per study (joint for one objective, independent for several).
         self._multivariate = None if multivariate is None else bool(multivariate)
-        self._group = bool(group)
+        # None: groups whenever the model is joint.
+        self._group = None if group is None else bool(group)
         # By default only a joint model the user asked for warns when it falls back.
         self._warn_independent_sampling = (
             multivariate is not None
@@ -353,12 +358,15 @@ class TPESampler(BaseSampler):
             return self._multivariate
         return len(study.directions) == 1
 
+    def _grouped(self, study: Study) -> bool:
+        return self._is_joint(study) if self._group is None else self._group
+
     # -- the sampler interface ---------------------------------------------------------------
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         snap, running = self._observe(study)
-        if self._group:
+        if self._grouped(study):
             space = {k: d for g in snap.groups for k, d in g.items() if not d.single()}
         else:
             space = {k: d for k, d in snap.space.items() if not d.single()}
@@ -379,7 +387,7 @@ class TPESampler(BaseSampler):
         snap, running = self._observe(study) if pending is None else pending
         if snap.n < self._n_startup_trials:
             return {}
-        if self._group:
+        if self._grouped(study):
             subspaces = []
             for g in snap.groups:
                 sub = {k: search_space[k] for k in g if k in search_space}

@@ -179,7 +179,8 @@ def test_dynamic_space_parameters_appear_and_disappear() -> None:
 
 
 def test_intersection_space_matches_the_reference_function() -> None:
-    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=100))
+    sampler = TPESampler(seed=0, n_startup_trials=100, group=False)
+    study = tunesmith.create_study(sampler=sampler)
 
     def objective(trial: Trial) -> float:
         trial.suggest_float("x", 0, 1)
@@ -284,12 +285,63 @@ def test_group_models_each_branch_of_a_conditional_space() -> None:
 
 
 def test_multivariate_without_group_warns_for_conditional_parameters() -> None:
-    sampler = TPESampler(seed=0, multivariate=True, n_startup_trials=5)
+    sampler = TPESampler(seed=0, multivariate=True, group=False, n_startup_trials=5)
     study = tunesmith.create_study(sampler=sampler)
     with pytest.warns(UserWarning, match="svc_c|rf_max_depth"):
         study.optimize(_figure3, n_trials=20)
     t = study.ask()
     assert set(t.relative_params) == {"classifier"}
+
+
+class _Recording(TPESampler):
+    """Records which parameters each trial decided in ``sample_relative``."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.relative: list[set[str]] = []
+
+    def sample_relative(
+        self, study: Any, trial: Any, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        out = super().sample_relative(study, trial, search_space)
+        self.relative.append(set(out))
+        return out
+
+
+def _suggestions(objective: Any, n_trials: int, directions: int = 1, **kw: Any) -> list[Any]:
+    sampler = _Recording(seed=2, n_startup_trials=5, **kw)
+    study = tunesmith.create_study(directions=["minimize"] * directions, sampler=sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(objective, n_trials=n_trials)
+    return list(zip([t.params for t in study.trials], sampler.relative))
+
+
+def test_default_groups_a_conditional_space_like_group_true() -> None:
+    default = _suggestions(_figure3, 30)
+    assert default == _suggestions(_figure3, 30, group=True)
+    assert default != _suggestions(_figure3, 30, group=False)
+    # Branch parameters are decided with their group (relatively), not one by one.
+    later = [rel for _, rel in default[5:]]
+    assert all("classifier" in rel for rel in later)
+    assert any("svc_c" in rel for rel in later) and any("rf_max_depth" in rel for rel in later)
+
+
+def test_default_on_a_fixed_space_is_the_plain_joint_model() -> None:
+    assert _suggestions(_mixed, 30) == _suggestions(_mixed, 30, group=False)
+
+
+def test_default_does_not_group_with_several_objectives() -> None:
+    def two(trial: Trial) -> tuple[float, float]:
+        v = _figure3(trial)
+        return v, 1.0 - v
+
+    assert _suggestions(two, 30, directions=2) == _suggestions(two, 30, 2, group=False)
+
+
+def test_group_must_be_a_bool_or_none() -> None:
+    with pytest.raises(TypeError, match="`group` must be a bool or None, got group='yes'"):
+        TPESampler(group="yes")  # type: ignore[arg-type]
 
 
 def test_group_with_multivariate_false_warns_and_turns_it_on() -> None:
