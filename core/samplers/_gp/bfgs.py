@@ -13,8 +13,9 @@ those whose bounds coincide); the step is ``-H g`` on the free coordinates, proj
 box, with a backtracking (Armijo) line search along the projected path; ``H`` gets the usual
 BFGS update whenever the curvature condition holds. Stopping rules are L-BFGS-B's: the largest
 projected-gradient entry at most ``gtol``, or a relative decrease of at most ``ftol``; and one
-more, which saves the evaluation that would only confirm convergence: the decrease the
-quasi-Newton model predicts for the next step, ``-g.d / 2``, is below the ``ftol`` threshold.
+more, which saves the evaluation that would only confirm convergence: after at least one step,
+the decrease the quasi-Newton model predicts for the next step, ``-g.d / 2``, is below the
+``ftol`` threshold.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _MAX_BACKTRACKS = 30
 _FIRST_STEP = 1.0
 #: No step moves a coordinate further than this.
 _MAX_STEP = 5.0
+#: A carried-over inverse Hessian found too small by more than this factor is scaled up.
+_RESCALE_ABOVE = 4.0
 
 
 @dataclass
@@ -95,6 +98,10 @@ def minimize_box(
         return BoxResult(x, float(f), None, evals, False)
     H = hess_inv.copy() if hess_inv is not None and _usable(hess_inv, n) else None
     converged = False
+    # The model's prediction only stops the search after a step of this call has updated the
+    # curvature: a carried-over estimate that is far too small would otherwise predict tiny
+    # decreases and freeze the hyperparameters from one fit to the next.
+    stepped = False
     while evals < max_evals:
         active = fixed | ((x <= lower) & (g > 0.0)) | ((x >= upper) & (g < 0.0))
         free = ~active
@@ -107,7 +114,7 @@ def minimize_box(
             slope = float(g @ d)
             if not slope < 0.0:  # no descent direction: forget the curvature
                 H = None
-            elif -0.5 * slope <= ftol * max(abs(f), 1.0):
+            elif stepped and -0.5 * slope <= ftol * max(abs(f), 1.0):
                 converged = True
                 break
         if H is None:
@@ -142,9 +149,18 @@ def minimize_box(
             break
         yv = g_new - g
         sy = float(s @ yv)
+        rescaled = False
         if sy > 1e-10 * float(np.sqrt((s @ s) * (yv @ yv))):
             if H is None:
                 H = np.eye(n) * (sy / float(yv @ yv))
+            elif not stepped:
+                # The first step with a carried-over estimate measures it: H y should be about
+                # s. Far too small an H takes tiny steps that would pass the decrease test
+                # below and leave the hyperparameters where they were; scale it up instead.
+                tau = sy / float(yv @ H @ yv)
+                if tau > _RESCALE_ABOVE:
+                    H *= tau
+                    rescaled = True
             rho = 1.0 / sy
             Hy = H @ yv
             H += (rho * rho * float(yv @ Hy) + rho) * np.outer(s, s) - rho * (
@@ -152,7 +168,8 @@ def minimize_box(
             )
         decrease = f - f_new
         x, f, g = x_new, float(f_new), g_new
-        if decrease <= ftol * max(abs(f), 1.0):
+        stepped = True
+        if not rescaled and decrease <= ftol * max(abs(f), 1.0):
             converged = True
             break
     return BoxResult(x, float(f), H, evals, converged)

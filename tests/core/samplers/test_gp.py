@@ -253,6 +253,27 @@ def test_minimize_box_with_the_exact_curvature_takes_one_newton_step() -> None:
     np.testing.assert_allclose(res.x, c, atol=1e-8)
 
 
+def test_minimize_box_scales_up_a_far_too_small_carried_curvature() -> None:
+    # Steps of a millionth of the right length decrease f by less than the relative tolerance:
+    # without rescaling, the search would stop at its first step and stay near the start.
+    A = np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 0.5], [0.0, 0.5, 2.0]])
+    c = np.array([0.3, -0.2, 0.1])
+    f = _quadratic(A, c)
+    lower, upper = np.full(3, -1.0), np.full(3, 1.0)
+    res = minimize_box(
+        f,
+        np.zeros(3),
+        lower,
+        upper,
+        hess_inv=1e-6 * np.linalg.inv(A),
+        gtol=1e-6,
+        ftol=1e-5,
+        max_evals=100,
+    )
+    assert res.converged and res.fun < 1e-6
+    np.testing.assert_allclose(res.x, c, atol=1e-3)
+
+
 def test_minimize_box_stops_at_an_infinite_start_and_survives_infinite_trial_points() -> None:
     def f(x: np.ndarray) -> tuple[float, np.ndarray]:
         if x[0] > 0.5:  # a region where the objective cannot be evaluated
