@@ -121,7 +121,7 @@ class QMCSampler(BaseSampler):
             if not finished:
                 return {}
             first = min(finished, key=lambda t: t.number)
-            space = {k: d for k, d in sorted(first.distributions.items()) if not d.single()}
+            space = {k: d for k, d in first.distributions.items() if not d.single()}
             self._first[study._study_id] = first.number
             self._spaces[study._study_id] = space
         return space

@@ -75,6 +75,20 @@ def test_trial_number_indexes_the_sequence() -> None:
     assert _points(study)[1].tolist() == [0.0, 0.0]
 
 
+def test_coordinates_follow_the_first_trial_suggestion_order() -> None:
+    # The first suggested parameter takes the sequence's first coordinate, whatever the names
+    # (as in Optuna's QMCSampler, so both give the same points for the same seed).
+    def objective(trial: Trial) -> float:
+        return trial.suggest_float("zz", 0, 1) + trial.suggest_float("aa", 0, 1)
+
+    study = tunesmith.create_study(sampler=QMCSampler(seed=0))
+    study.optimize(objective, n_trials=9)
+    expected = qmc.Sobol(2, scramble=False).random(8)
+    got = np.array([[t.params["zz"], t.params["aa"]] for t in study.trials[1:]])
+    np.testing.assert_allclose(got, expected)
+    assert got[2].tolist() == [0.75, 0.25]
+
+
 def test_points_count_from_the_first_finished_trial() -> None:
     # Trial n takes point n - f - 1 where f is the trial that fixed the space: an enqueued
     # trial after it uses up its point (its values are the enqueued ones), as in Optuna.
