@@ -6,14 +6,15 @@ GPSampler needs torch; on this machine only ``torch==2.13.0`` is installable):
     python benchmarks/bench_gp.py            # full: 10-d at 100 and 300 trials, 10 seeds
     python benchmarks/bench_gp.py --quick    # 5-d at 100 and 300 trials, 2 seeds, short budgets
     python benchmarks/bench_gp.py --seeds 30 --skip-timing   # quality only, more seeds
+    python benchmarks/bench_gp.py --skip-quality --data-seeds 2,3 --repeats 5   # timing only
 
 Decision time: a study is filled with ``n`` COMPLETE trials (the same random points and values
 for both libraries), then the time of ``ask()`` plus suggesting every parameter (which fits the
 Gaussian process and maximises the acquisition) is measured over a few consecutive trials after
-one warm-up trial; the median is reported. Quality: best value found on Branin (2-d) and
-Hartmann6 (6-d) within a budget, as the gap to the known optimum: mean and median over seeds
-and the two-sided Mann-Whitney U p-value of the gaps, tunesmith against Optuna (a large p: no
-detectable difference).
+one warm-up trial; the median CPU time is reported, with the 1-minute load average. Quality:
+best value found on Branin (2-d) and Hartmann6 (6-d) within a budget, as the gap to the known
+optimum: mean and median over seeds and the two-sided Mann-Whitney U p-value of the gaps,
+tunesmith against Optuna (a large p: no detectable difference).
 """
 
 from __future__ import annotations
@@ -141,24 +142,35 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--seeds", type=int, default=None, help="quality seeds (default 10)")
     parser.add_argument("--skip-timing", action="store_true", help="quality only")
+    parser.add_argument("--skip-quality", action="store_true", help="decision time only")
+    parser.add_argument(
+        "--data-seeds", default="1", help="comma-separated seeds of the timing data (default 1)"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="timed trials (default 3)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
     optuna = _optuna()
 
     dim = 5 if args.quick else 10
-    repeats = 2 if args.quick else 3
+    repeats = args.repeats or (2 if args.quick else 3)
     if not args.skip_timing:
         print(f"## Decision time per trial ({dim}-d, median of {repeats} trials)\n")
-        print("| trials | tunesmith (s) | optuna (s) | tunesmith / optuna |")
-        print("| ---: | ---: | ---: | ---: |")
+        print("| trials | data seed | tunesmith (s) | optuna (s) | tunesmith / optuna | load |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
         for n in (100, 300):
-            ours = _decision_time(tunesmith, n, dim, repeats, seed=1)
-            if optuna is not None:
-                theirs = _decision_time(optuna, n, dim, repeats, seed=1)
-                print(f"| {n} | {ours:.3f} | {theirs:.3f} | {ours / theirs:.2f} |", flush=True)
-            else:
-                print(f"| {n} | {ours:.3f} | n/a | n/a |", flush=True)
+            for seed in (int(x) for x in args.data_seeds.split(",")):
+                ours = _decision_time(tunesmith, n, dim, repeats, seed=seed)
+                load = f"{os.getloadavg()[0]:.1f}"
+                if optuna is not None:
+                    theirs = _decision_time(optuna, n, dim, repeats, seed=seed)
+                    ratio = f"{ours / theirs:.3f}"
+                    print(f"| {n} | {seed} | {ours:.4f} | {theirs:.4f} | {ratio} | {load} |")
+                else:
+                    print(f"| {n} | {seed} | {ours:.4f} | n/a | n/a | {load} |")
+                sys.stdout.flush()
+    if args.skip_quality:
+        return
 
     seeds = args.seeds or (2 if args.quick else 10)
     problems = [("Branin", branin, BRANIN_MIN, 25 if args.quick else 40)]

@@ -14,12 +14,13 @@ Samplers do not know the trial budget, so one run of ``max(budgets)`` trials giv
 value at every smaller budget too (the best of its first ``b`` trials). Runs already in
 ``--out`` are kept and not repeated, so an interrupted run resumes where it stopped.
 Which sampler runs where: ``tpe``, ``random`` and ``qmc`` on every problem; ``cmaes`` on the
-single-objective problems without categorical or conditional parameters; ``gp`` on the
-single-objective problems (budget 100 only by default: it is slow); ``nsga2`` on the
+single-objective problems without categorical or conditional parameters; ``gp`` on every
+problem (budget 100 only by default: it is slow; two objectives: each library's own
+several-objective mode, ParEGO scalarisations here, log EHVI in Optuna); ``nsga2`` on the
 two-objective problems; ``tpe-mv`` compares both TPEs with ``multivariate=True`` passed
 explicitly (both libraries already default to it for one objective) on single-objective problems.
 Constrained problems pass ``constraints_func`` to the samplers that
-take it (TPE, NSGA-II). Both libraries run at WARNING verbosity.
+take it (TPE, NSGA-II, GP). Both libraries run at WARNING verbosity.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def applies(sampler: str, problem: Problem) -> str | None:
             return "single objective only"
         if not problem.continuous_only:
             return "categorical/conditional parameters"
-    if sampler in ("gp", "tpe-mv") and problem.n_objectives > 1:
+    if sampler == "tpe-mv" and problem.n_objectives > 1:
         return "single objective only (here)"
     if sampler == "nsga2" and problem.n_objectives == 1:
         return "two-objective problems only (here)"
