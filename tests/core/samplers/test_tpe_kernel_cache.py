@@ -23,15 +23,7 @@ tunesmith.logging.set_verbosity(tunesmith.logging.WARNING)
 
 
 def _params(**kw: Any) -> ParzenEstimatorParameters:
-    base: dict[str, Any] = dict(
-        consider_prior=True,
-        prior_weight=1.0,
-        consider_magic_clip=True,
-        consider_endpoints=False,
-        categorical_distance_func=None,
-    )
-    base.update(kw)
-    return ParzenEstimatorParameters(**base)
+    return TPESampler(**kw)._params
 
 
 def _history(rng: np.random.Generator, rows: int) -> np.ndarray:
