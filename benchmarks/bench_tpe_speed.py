@@ -4,6 +4,12 @@
     python benchmarks/bench_tpe_speed.py --quick    # 100 and 1,000 trials, fewer repeats
     python benchmarks/bench_tpe_speed.py --sizes 100 300 1000 --repeats 10 --spaces float mv
 
+Instructions per trial (load-independent): run ``--replay K`` under callgrind for two values
+of ``K`` and divide the difference of the totals by the difference of ``K``:
+
+    valgrind --tool=callgrind python benchmarks/bench_tpe_speed.py --replay 10 --spaces mv --lib optuna
+    valgrind --tool=callgrind python benchmarks/bench_tpe_speed.py --replay 40 --spaces mv --lib optuna
+
 Method: for each history size ``n`` a study is filled with ``n`` COMPLETE trials (the same
 random points and values for both libraries, added with ``add_trials``), then ``optimize`` runs
 ``repeats`` more trials with a trivial objective. The framework time of a trial is the CPU time
@@ -139,6 +145,30 @@ def _slope(sizes: list[int], times: list[float]) -> float:
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
 
 
+def _replay(args: argparse.Namespace) -> None:
+    import gc
+
+    lib = _optuna() if args.lib == "optuna" else tunesmith
+    lib.logging.set_verbosity(lib.logging.ERROR)
+    key = args.spaces[0]
+    kind = "mixed" if key.startswith("mixed") else "float"
+    n = (args.sizes or [1000])[0]
+    sampler = lib.samplers.TPESampler(seed=0, multivariate=key in ("mv", "mixed-mv"))
+    study = lib.create_study(sampler=sampler)
+    dists = _space(lib, kind)
+    study.add_trials(
+        [
+            lib.trial.create_trial(params=p, distributions=dists, value=_value(p))
+            for p in _history(kind, n, seed=n)
+        ]
+    )
+    objective = _objective(kind, [])
+    study.optimize(objective, n_trials=1)
+    gc.disable()
+    for _ in range(args.replay):
+        study.optimize(objective, n_trials=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 trials, 5 repeats")
@@ -151,7 +181,18 @@ def main() -> None:
         default=["float", "mv", "mixed", "mixed-mv"],
         help="which cases to run",
     )
+    parser.add_argument(
+        "--replay",
+        type=int,
+        metavar="K",
+        help="no timing: fill one study (first of --sizes, default 1,000) and run K trials, "
+        "for an instruction count under valgrind",
+    )
+    parser.add_argument("--lib", choices=["tunesmith", "optuna"], default="tunesmith")
     args = parser.parse_args()
+    if args.replay is not None:
+        _replay(args)
+        return
     sizes = args.sizes or ([100, 1000] if args.quick else [100, 1000, 5000])
     repeats = args.repeats or (5 if args.quick else 15)
     tunesmith.logging.set_verbosity(tunesmith.logging.ERROR)
