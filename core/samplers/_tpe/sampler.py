@@ -766,10 +766,11 @@ class TPESampler(BaseSampler):
         s += log_w[None, :]
         m = s.max(axis=1)
         m[~np.isfinite(m)] = 0.0
-        s -= m[:, None]
         # The exponentials in single precision (vectorised on every x86-64 numpy, unlike
-        # double precision): the result only ranks candidates, and the largest term is 1.
-        terms = s.astype(np.float32)
+        # double precision): the result only ranks candidates, and the largest term is 1. The
+        # shift is subtracted in double precision and written in single, in one pass.
+        terms = np.empty(s.shape, dtype=np.float32)
+        np.subtract(s, m[:, None], out=terms, casting="unsafe")
         np.exp(terms, out=terms)
         return np.log(terms.sum(axis=1, dtype=np.float64)) + m
 
