@@ -28,6 +28,7 @@ PACKAGES = [
     "tunesmith.storages",
     "tunesmith.storages.journal",
     "tunesmith.testing.pruner",
+    "tunesmith.testing.sampler",
     "tunesmith.testing.storage",
 ]
 

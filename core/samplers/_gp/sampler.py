@@ -152,6 +152,19 @@ class GPSampler(BaseSampler):
     def __repr__(self) -> str:
         return f"GPSampler(n_startup_trials={self._n_startup_trials})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Process workers get a pickled copy: without the lock, and without the warm-start
+        # caches (a copy starts its fits afresh, as a new sampler does).
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        for cache in ("_theta_cache", "_hess_inv_cache", "_dists_cache", "_modelled"):
+            state[cache] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def reseed_rng(self) -> None:
         self._seed = fresh_seed()
         self._independent_sampler.reseed_rng()
