@@ -4,6 +4,7 @@
     python benchmarks/bench_pruners.py --seeds 3 --budget 300 --max-epochs 30  # smoke test
     python benchmarks/bench_pruners.py --skip-quality       # decision time only
     python benchmarks/bench_pruners.py --json benchmarks/results/pruners-DATE.json  # keep raw runs
+    python benchmarks/bench_pruners.py --pruners none asha --asha-args '{"reduction_factor": 3}'
 
 Quality (the Optuna paper's pruning experiment, its Figure 5 setting): an ``SGDClassifier``
 trained with ``partial_fit`` for up to 100 epochs on scikit-learn's digits (70 % train, 30 %
@@ -11,7 +12,8 @@ validation), objective = validation error after each epoch, three hyperparameter
 ``eta0`` log-uniform, ``loss`` categorical). Each run has a fixed budget of epochs summed over
 its trials and stops when it is spent (a trial cut off by the budget counts as FAIL). For each
 sampler (TPE -- tunesmith's when it exists, random otherwise -- and random) and each pruner
-(none, median, ASHA, Hyperband with the same arguments in both libraries), the table gives the
+(none, median, ASHA, Hyperband with the same arguments in both libraries; ``--asha-args`` gives
+``SuccessiveHalvingPruner`` other arguments, the same in both), the table gives the
 trials explored, the epochs used and the best validation error of a COMPLETE trial, averaged
 over the seeds, for tunesmith and Optuna side by side in the same process, and the two-sided
 Mann-Whitney U p-value of the best errors ours vs Optuna's (a large p: no detectable difference).
@@ -86,14 +88,16 @@ def _sampler(lib: Any, name: str, seed: int) -> Any:
     return lib.samplers.RandomSampler(seed=seed)
 
 
-def _pruner(lib: Any, name: str, max_epochs: int = MAX_EPOCHS) -> Any:
+def _pruner(
+    lib: Any, name: str, max_epochs: int = MAX_EPOCHS, asha: dict[str, Any] | None = None
+) -> Any:
     p = lib.pruners
     if name == "none":
         return p.NopPruner()
     if name == "median":
         return p.MedianPruner()
     if name == "asha":
-        return p.SuccessiveHalvingPruner()
+        return p.SuccessiveHalvingPruner(**(asha or {}))
     if name == "hyperband":
         return p.HyperbandPruner(min_resource=1, max_resource=max_epochs, reduction_factor=3)
     raise ValueError(name)
@@ -148,6 +152,7 @@ def run_budget(
     max_epochs: int = MAX_EPOCHS,
     retrain: int = 0,
     scenario: str = "constant",
+    asha: dict[str, Any] | None = None,
 ) -> tuple[int, int, float, float]:
     """One run: (trials started, epochs used, best COMPLETE validation error, its configuration
     re-trained with ``retrain`` other seeds, mean final validation error; NaN with 0)."""
@@ -155,7 +160,8 @@ def run_budget(
     classes = np.unique(y_train)
     TrialState = lib.trial.TrialState
     study = lib.create_study(
-        sampler=_sampler(lib, sampler, seed), pruner=_pruner(lib, pruner, max_epochs)
+        sampler=_sampler(lib, sampler, seed),
+        pruner=_pruner(lib, pruner, max_epochs, asha),
     )
     used = 0
     n_trials = 0
@@ -306,6 +312,13 @@ def main() -> None:
         help="re-train each run's best configuration with K other seeds (0: skip)",
     )
     ap.add_argument(
+        "--asha-args",
+        default="{}",
+        metavar="JSON",
+        help="keyword arguments of SuccessiveHalvingPruner, both libraries (e.g. "
+        "'{\"reduction_factor\": 3}')",
+    )
+    ap.add_argument(
         "--curves",
         type=int,
         default=0,
@@ -368,6 +381,7 @@ def main() -> None:
                             args.max_epochs,
                             args.retrain,
                             args.scenario,
+                            json.loads(args.asha_args),
                         )
                         for seed in range(args.seeds)
                     ]
