@@ -69,9 +69,121 @@ def log_ndtr_with_grad(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lp, np.exp(-0.5 * u * u - _LOG_SQRT_2PI - lp)
 
 
+def _log_diff(log_hi: np.ndarray, log_lo: np.ndarray) -> np.ndarray:
+    """``log(exp(log_hi) - exp(log_lo))`` for ``log_hi >= log_lo`` (``-inf`` where equal)."""
+    with np.errstate(divide="ignore"):
+        return log_hi + np.log1p(-np.exp(log_lo - log_hi))
+
+
+class LogEHVI2:
+    """Log expected hypervolume improvement of two independent Gaussian losses (minimised).
+
+    The region a new point could add to the hypervolume is the staircase under the current
+    front and the reference point ``r``: with the front sorted by the first loss, the strips
+    ``a_j <= u < a_(j+1)`` (``a_0 = -inf``, ``a_(k+1) = r_1``) under the heights ``c_j`` (``r_2``,
+    then the second losses of the front points). The improvement is the area of that region
+    dominated by ``(Y1, Y2)``, and with independent Gaussians its expectation factorises by strip:
+
+        EHVI = sum_j s1 (h(z_(j+1)) - h(z_j)) * s2 h(w_j),   z = (a - mu1) / s1,  w = (c - mu2) / s2
+
+    since ``int_{-inf}^{c} Phi((b - mu) / s) db = s h((c - mu) / s)`` with ``h(z) = phi(z) + z
+    Phi(z)``, the expected-improvement function. Everything is summed in log space, so the value
+    stays finite far from the front.
+
+    Args:
+        objectives: The two losses' processes (standardised, smaller is better).
+        front: ``(k, 2)`` losses of the non-dominated feasible trials.
+        ref: The reference point, beyond every front point.
+    """
+
+    def __init__(
+        self,
+        objectives: tuple[GaussianProcess, GaussianProcess],
+        front: np.ndarray,
+        ref: np.ndarray,
+    ) -> None:
+        self.objectives = objectives
+        pts = front[(front[:, 0] < ref[0]) & (front[:, 1] < ref[1])]
+        pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+        # Keep the staircase: each point's second loss below every earlier one's.
+        keep = pts[:, 1] < np.minimum.accumulate(np.concatenate([[np.inf], pts[:-1, 1]]))
+        pts = pts[keep]
+        self.lower = np.concatenate([[-np.inf], pts[:, 0]])
+        self.upper = np.concatenate([pts[:, 0], [ref[0]]])
+        self.height = np.concatenate([[ref[1]], pts[:, 1]])
+
+    def value_and_grad_stats(
+        self, mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``log EHVI`` at predictive means and standard deviations, and its ``(m, 4)`` gradient
+        with respect to ``(mu1, s1, mu2, s2)``."""
+        m1, sd1, m2, sd2 = mu1[:, None], s1[:, None], mu2[:, None], s2[:, None]
+        z_up = (self.upper - m1) / sd1
+        z_lo = (self.lower - m1) / sd1  # -inf in the first strip
+        w = (self.height - m2) / sd2
+        finite = np.isfinite(z_lo)
+        lh_up, _ = log_h(z_up)
+        lh_lo = np.full_like(z_lo, -np.inf)
+        lh_lo[finite] = log_h(z_lo[finite])[0]
+        lh_w, dlh_w = log_h(w)
+        log_dh = _log_diff(lh_up, lh_lo)
+        terms = log_dh + lh_w
+        top = terms.max(1, keepdims=True)
+        weights = np.exp(terms - top)
+        total = weights.sum(1, keepdims=True)
+        value = (top + np.log(total))[:, 0] + np.log(s1) + np.log(s2)
+        weights /= total
+        # d/dmu1 log(h(z_up) - h(z_lo)) = -(Phi(z_up) - Phi(z_lo)) / (s1 dh),
+        # d/ds1 log(s1 dh) = (phi(z_up) - phi(z_lo)) / (s1 dh) (as d(s h(z))/ds = phi(z)).
+        lp_up = log_ndtr(z_up)
+        lp_lo = np.full_like(z_lo, -np.inf)
+        lp_lo[finite] = log_ndtr(z_lo[finite])
+        with np.errstate(invalid="ignore", over="ignore"):
+            d_mu1 = -np.exp(_log_diff(lp_up, lp_lo) - log_dh)
+            phi_up = np.exp(-0.5 * z_up * z_up - _LOG_SQRT_2PI - log_dh)
+            phi_lo = np.where(
+                finite,
+                np.exp(-0.5 * np.where(finite, z_lo, 0.0) ** 2 - _LOG_SQRT_2PI - log_dh),
+                0.0,
+            )
+        d_s1 = phi_up - phi_lo
+        # d/dmu2 log(s2 h(w)) = -Phi(w) / (s2 h(w)); d/ds2 = phi(w) / (s2 h(w)).
+        d_mu2 = -dlh_w
+        d_s2 = np.exp(-0.5 * w * w - _LOG_SQRT_2PI - lh_w)
+        grads = np.stack(
+            [
+                (weights * np.nan_to_num(d_mu1)).sum(1) / s1,
+                (weights * np.nan_to_num(d_s1)).sum(1) / s1,
+                (weights * d_mu2).sum(1) / s2,
+                (weights * d_s2).sum(1) / s2,
+            ],
+            axis=1,
+        )
+        return value, grads
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        (mu1, v1), (mu2, v2) = (gp.predict(X) for gp in self.objectives)
+        return self.value_and_grad_stats(mu1, np.sqrt(v1), mu2, np.sqrt(v2))[0]
+
+    def value_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mu1, v1, dmu1, dv1 = self.objectives[0].predict_with_grad(X)
+        mu2, v2, dmu2, dv2 = self.objectives[1].predict_with_grad(X)
+        s1, s2 = np.sqrt(v1), np.sqrt(v2)
+        value, g = self.value_and_grad_stats(mu1, s1, mu2, s2)
+        # ds = dvar / (2 s)
+        grad = (
+            g[:, :1] * dmu1
+            + g[:, 1:2] * dv1 / (2.0 * s1)[:, None]
+            + g[:, 2:3] * dmu2
+            + g[:, 3:4] * dv2 / (2.0 * s2)[:, None]
+        )
+        return value, grad
+
+
 class Acquisition:
-    """Log expected improvement of the objective plus the log probability that every constraint
-    is met; to be maximised.
+    """Log expected improvement of the objective (or, with ``pareto``, the log expected
+    hypervolume improvement of two) plus the log probability that every constraint is met; to
+    be maximised.
 
     Args:
         objective: The objective's process (targets standardised, larger is better), or ``None``
@@ -79,6 +191,7 @@ class Acquisition:
         best: The best standardised target among feasible trials.
         constraints: ``(process, threshold)`` pairs: feasible where the process is ``<=
             threshold`` (the standardised image of 0).
+        pareto: Two objectives: replaces ``objective``.
     """
 
     def __init__(
@@ -86,8 +199,11 @@ class Acquisition:
         objective: GaussianProcess | None,
         best: float,
         constraints: list[tuple[GaussianProcess, float]],
+        *,
+        pareto: LogEHVI2 | None = None,
     ) -> None:
         self.objective, self.best, self.constraints = objective, best, constraints
+        self.pareto = pareto
 
     def length_scales(self) -> np.ndarray:
         """Length scales (``lam ** -1/2``) of the objective's process, else (no feasible trial
@@ -99,6 +215,8 @@ class Acquisition:
         gp = (
             self.objective
             if self.objective is not None
+            else self.pareto.objectives[0]
+            if self.pareto is not None
             else (self.constraints[0][0] if self.constraints else None)
         )
         if gp is None:
@@ -114,6 +232,8 @@ class Acquisition:
             mean, var = self.objective.predict(X)
             sd = np.sqrt(var)
             total += np.log(sd) + log_h((mean - self.best) / sd)[0]
+        if self.pareto is not None:
+            total += self.pareto(X)
         for gp, threshold in self.constraints:
             mean, var = gp.predict(X)
             total += log_ndtr((threshold - mean) / np.sqrt(var))
@@ -132,6 +252,10 @@ class Acquisition:
             # d log sd = dvar / (2 var); dz = dmean / sd - z dvar / (2 var)
             half_dlogvar = dvar / (2.0 * var)[:, None]
             grad += half_dlogvar + dlh[:, None] * (dmean / sd[:, None] - z[:, None] * half_dlogvar)
+        if self.pareto is not None:
+            v, g = self.pareto.value_and_grad(X)
+            total += v
+            grad += g
         for gp, threshold in self.constraints:
             mean, var, dmean, dvar = gp.predict_with_grad(X)
             sd = np.sqrt(var)

@@ -11,7 +11,7 @@ from tunesmith.samplers._base import (
     process_constraints_after_trial,
     warn_independent_sampling,
 )
-from tunesmith.samplers._gp.acquisition import Acquisition
+from tunesmith.samplers._gp.acquisition import Acquisition, LogEHVI2
 from tunesmith.samplers._gp.gp import GaussianProcess, PackedDistances, fit_gp
 from tunesmith.samplers._gp.optim import optimize_acquisition
 from tunesmith.samplers._gp.space import UnitCubeSpace
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tunesmith.trial._frozen import FrozenTrial
 
 _N_LOCAL_CENTRES = 5
-#: Weight of the linear term of the augmented Chebyshev scalarisation (several objectives).
+#: Weight of the linear term of the augmented Chebyshev scalarisation (three or more objectives).
 _CHEBYSHEV_RHO = 0.05
 
 
@@ -37,6 +37,14 @@ def _standardise(y: np.ndarray) -> tuple[np.ndarray, float, float]:
     sd = float(y.std())
     sd = sd if sd > 1e-12 else 1.0
     return (y - mean) / sd, mean, sd
+
+
+def _non_dominated(F: np.ndarray) -> np.ndarray:
+    """Mask of the rows of ``F`` (losses, minimised) that no other row dominates."""
+    le = (F[:, None, :] <= F[None, :, :]).all(2)
+    lt = (F[:, None, :] < F[None, :, :]).any(2)
+    dominated: np.ndarray = (le & lt).any(0)
+    return ~dominated
 
 
 def _finite_columns(values: np.ndarray) -> np.ndarray:
@@ -61,10 +69,12 @@ class GPSampler(BaseSampler):
     posteriori) models the objective over a scaled unit cube, and the next point maximises the
     logarithm of the expected improvement over the best feasible trial. Constraints (from
     ``constraints_func`` or ``trial.set_constraint``) get one process each, and the
-    acquisition adds the log probability that all are met. With several objectives each trial
-    improves a random augmented Chebyshev scalarisation of the normalised objectives
-    (ParEGO). Parameters outside the shared space, and every parameter during the first
-    ``n_startup_trials`` trials, come from ``independent_sampler``.
+    acquisition adds the log probability that all are met. With two objectives each gets its
+    own process and the next point maximises the log expected hypervolume improvement over the
+    feasible Pareto front; with more, each trial improves a random augmented Chebyshev
+    scalarisation of the normalised objectives (ParEGO). Parameters outside the shared space,
+    and every parameter during the first ``n_startup_trials`` trials, come from
+    ``independent_sampler``.
 
     Only numpy and scipy are needed. Integer and stepped parameters are modelled as continuous
     and rounded to their grid; categorical ones through a Hamming-distance kernel term.
@@ -231,10 +241,10 @@ class GPSampler(BaseSampler):
         # Larger is better from here on.
         signs = np.array([1.0 if d is StudyDirection.MAXIMIZE else -1.0 for d in study.directions])
         values = _finite_columns(np.array([t.values for t in trials], dtype=float) * signs)
-        if values.shape[1] == 1:
-            target = values[:, 0]
-            model = "objective"
-        else:
+        n_objectives = values.shape[1]
+        target = values[:, 0]
+        model = "objective"
+        if n_objectives > 2:
             # ParEGO: a random augmented Chebyshev scalarisation of the normalised losses.
             loss = -values
             lo, hi = loss.min(0), loss.max(0)
@@ -259,9 +269,12 @@ class GPSampler(BaseSampler):
 
         y, _, _ = _standardise(target)
         objective: GaussianProcess | None = None
+        pareto: LogEHVI2 | None = None
         best = 0.0
         X_best = np.empty((0, space.dim))
-        if feasible.any():
+        if feasible.any() and n_objectives == 2:
+            pareto, X_best = self._pareto_term(study, names, X, -values, feasible, is_cat)
+        elif feasible.any():
             objective = self._fit(study, (names, model), X, y, is_cat)
             best = float(y[feasible].max())
             top = np.flatnonzero(feasible)[np.argsort(-y[feasible])[:_N_LOCAL_CENTRES]]
@@ -272,9 +285,37 @@ class GPSampler(BaseSampler):
             C_all[has] = C
             violation = np.maximum(C_all, 0.0).sum(1)
             X_best = X[np.argsort(violation)[:_N_LOCAL_CENTRES]]
-        acq = Acquisition(objective, best, constraint_models)
+        acq = Acquisition(objective, best, constraint_models, pareto=pareto)
         x = optimize_acquisition(acq, space, X_best, rng)
         return space.decode(x)
+
+    def _pareto_term(
+        self,
+        study: Study,
+        names: tuple[str, ...],
+        X: np.ndarray,
+        loss: np.ndarray,
+        feasible: np.ndarray,
+        is_cat: np.ndarray,
+    ) -> tuple[LogEHVI2, np.ndarray]:
+        """Two objectives: one process per (standardised) loss, the log expected hypervolume
+        improvement over the feasible front, and the front points that seed local candidates."""
+        standard = np.empty_like(loss)
+        gps = []
+        for k in range(2):
+            standard[:, k], _, _ = _standardise(loss[:, k])
+            gps.append(self._fit(study, (names, "loss", k), X, standard[:, k], is_cat))
+        F = standard[feasible]
+        on_front = np.flatnonzero(_non_dominated(F))
+        # The reference point: the worst feasible losses plus a tenth of their range, so that
+        # the front's extreme points still add hypervolume.
+        worst, span = F.max(0), F.max(0) - F.min(0)
+        ref = worst + 0.1 * np.where(span > 0.0, span, 1.0)
+        pareto = LogEHVI2((gps[0], gps[1]), F[on_front], ref)
+        # Local candidates around front points spread along it (sorted by the first loss).
+        order = on_front[np.argsort(F[on_front, 0], kind="stable")]
+        picks = np.unique(np.linspace(0, len(order) - 1, min(_N_LOCAL_CENTRES, len(order))).round())
+        return pareto, X[np.flatnonzero(feasible)[order[picks.astype(int)]]]
 
     def sample_independent(
         self,

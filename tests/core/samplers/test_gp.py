@@ -21,7 +21,7 @@ from tunesmith.distributions import (
 )
 from tunesmith.samplers import GPSampler, RandomSampler
 from tunesmith.samplers._gp import gp as gp_module
-from tunesmith.samplers._gp.acquisition import Acquisition, log_h
+from tunesmith.samplers._gp.acquisition import Acquisition, LogEHVI2, log_h
 from tunesmith.samplers._gp.bfgs import minimize_box
 from tunesmith.samplers._gp.gp import (
     MIN_NOISE,
@@ -345,6 +345,69 @@ def test_acquisition_gradient_matches_finite_differences() -> None:
             np.testing.assert_allclose(grads[i], fd, rtol=1e-4, atol=1e-5)
 
 
+def _hypervolume_gain(front: np.ndarray, ref: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Hypervolume each row of ``Y`` adds to ``front`` (losses), by brute force on a grid."""
+    a = np.linspace(-3.0, ref[0], 601)[:-1] + (ref[0] + 3.0) / 1200
+    b = np.linspace(-3.0, ref[1], 601)[:-1] + (ref[1] + 3.0) / 1200
+    A, B = np.meshgrid(a, b, indexing="ij")
+    free = ~((front[:, 0, None, None] <= A) & (front[:, 1, None, None] <= B)).any(0)
+    cell = (a[1] - a[0]) * (b[1] - b[0])
+    return np.array([((y[0] <= A) & (y[1] <= B) & free).sum() * cell for y in Y])
+
+
+def test_log_ehvi_matches_a_monte_carlo_estimate_and_ignores_dominated_points() -> None:
+    front = np.array([[0.0, 2.0], [0.5, 1.0], [1.5, 0.2], [1.0, 1.5], [3.0, -1.0]])
+    ref = np.array([2.5, 3.0])  # [1.0, 1.5] is dominated, [3.0, -1.0] beyond the reference
+    term = LogEHVI2((None, None), front, ref)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(term.upper, [0.0, 0.5, 1.5, 2.5])
+    np.testing.assert_array_equal(term.height, [3.0, 2.0, 1.0, 0.2])
+    mu1, s1 = np.array([0.2, 1.0, 0.7]), np.array([0.3, 0.5, 0.4])
+    mu2, s2 = np.array([0.5, 0.3, 0.8]), np.array([0.4, 0.2, 0.6])
+    value, _ = term.value_and_grad_stats(mu1, s1, mu2, s2)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Y = np.stack([rng.normal(mu1[i], s1[i], 2000), rng.normal(mu2[i], s2[i], 2000)], 1)
+        Y = np.maximum(Y, -2.99)  # the grid starts at -3: a negligible truncation
+        estimate = _hypervolume_gain(front[:3], ref, Y).mean()
+        assert math.exp(value[i]) == pytest.approx(estimate, rel=0.05)
+
+
+def test_log_ehvi_gradients_match_finite_differences_and_stay_finite_far_away() -> None:
+    front = np.array([[0.0, 2.0], [0.5, 1.0], [1.5, 0.2]])
+    term = LogEHVI2((None, None), front, np.array([2.5, 3.0]))  # type: ignore[arg-type]
+    stats = [
+        np.array([0.2, 1.0, -3.0, 40.0]),
+        np.array([0.3, 0.5, 0.2, 0.1]),
+        np.array([0.5, 0.3, 5.0, 30.0]),
+        np.array([0.4, 0.2, 0.3, 0.1]),
+    ]
+    value, grad = term.value_and_grad_stats(*stats)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    assert value[3] < -1e4  # far beyond the reference point: tiny, but its log is finite
+    for k in range(4):
+        up = [a.copy() for a in stats]
+        down = [a.copy() for a in stats]
+        up[k] += 1e-6
+        down[k] -= 1e-6
+        fd = (term.value_and_grad_stats(*up)[0] - term.value_and_grad_stats(*down)[0]) / 2e-6
+        np.testing.assert_allclose(grad[:, k], fd, rtol=1e-4, atol=1e-6)
+
+
+def test_log_ehvi_gradient_in_x_matches_finite_differences() -> None:
+    X, y, is_cat = _data(with_categorical=False)
+    gp1 = fit_gp(X, y, is_cat, deterministic=False)
+    gp2 = fit_gp(X, -np.cos(3 * X[:, 1]), is_cat, deterministic=False)
+    losses = np.stack([gp1.predict(X)[0], gp2.predict(X)[0]], 1)
+    acq = Acquisition(None, 0.0, [], pareto=LogEHVI2((gp1, gp2), losses, losses.max(0) + 0.2))
+    Xc = np.random.default_rng(4).random((4, 3))
+    _, grad = acq.value_and_grad(Xc)
+    for j in range(3):
+        e = np.zeros(3)
+        e[j] = 1e-5
+        fd = (acq(Xc + e) - acq(Xc - e)) / 2e-5
+        np.testing.assert_allclose(grad[:, j], fd, rtol=1e-4, atol=1e-5)
+
+
 # --- the acquisition search -----------------------------------------------------------------
 
 
@@ -645,6 +708,27 @@ def test_several_objectives_give_a_good_front() -> None:
     # The true front is y = 0, 0 <= x <= 2: several front trials lie close to it.
     close = [t for t in gp.best_trials if abs(t.params["y"]) < 0.2 and 0 <= t.params["x"] <= 2]
     assert len(close) >= 4
+
+
+def test_two_objectives_use_one_process_per_loss_and_respect_constraints() -> None:
+    def objective(trial: Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0.0, 5.0)
+        y = trial.suggest_float("y", 0.0, 3.0)
+        trial.set_user_attr("c", [(x - 5.0) ** 2 + y**2 - 25.0])
+        return 4.0 * x**2 + 4.0 * y**2, (x - 5.0) ** 2 + (y - 5.0) ** 2
+
+    sampler = GPSampler(seed=1, n_startup_trials=8, constraints_func=lambda t: t.user_attrs["c"])
+    study = _run(sampler, objective, 30, directions=["minimize", "minimize"])
+    models = {k[2:] for k in sampler._theta_cache}
+    assert models == {("loss", 0), ("loss", 1), ("constraint", 0)}
+    modelled = [t for t in study.trials if t.number >= 8]
+    feasible = [t for t in modelled if t.user_attrs["c"][0] <= 0.0]
+    assert len(feasible) >= 20
+    # The front of this problem is x = y in [0, 3], then y = 3: modelled trials find it.
+    near = [t for t in study.best_trials if t.number >= 8]
+    assert len(near) >= 8
+    on_front = [t for t in near if abs(t.params["x"] - t.params["y"]) < 0.25 or t.params["y"] > 2.9]
+    assert len(on_front) >= 0.8 * len(near)
 
 
 def test_pruned_and_failed_trials_are_ignored() -> None:
