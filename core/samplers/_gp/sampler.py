@@ -43,8 +43,8 @@ def _non_dominated(F: np.ndarray) -> np.ndarray:
     """Mask of the rows of ``F`` (losses, minimised) that no other row dominates."""
     le = (F[:, None, :] <= F[None, :, :]).all(2)
     lt = (F[:, None, :] < F[None, :, :]).any(2)
-    dominated: np.ndarray = (le & lt).any(0)
-    return ~dominated
+    dominated = np.any(le & lt, axis=0)
+    return np.logical_not(dominated)
 
 
 def _finite_columns(values: np.ndarray) -> np.ndarray:
