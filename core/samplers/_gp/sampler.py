@@ -204,13 +204,14 @@ class GPSampler(BaseSampler):
             hess_inv0=self._hess_inv_cache.get(cache_key),
             dists0=self._dists_cache.get(cache_key),
         )
-        self._theta_cache[cache_key] = gp.theta
-        self._hess_inv_cache[cache_key] = gp.hess_inv
-        # The distances are large (D n^2 / 2 floats): keep them for the latest study only.
-        for k in [k for k in self._dists_cache if k[0] != study._study_id]:
-            del self._dists_cache[k]
-        if gp.dists is not None:
-            self._dists_cache[cache_key] = gp.dists
+        with self._lock:  # other threads (n_jobs) may be fitting and caching too
+            self._theta_cache[cache_key] = gp.theta
+            self._hess_inv_cache[cache_key] = gp.hess_inv
+            # The distances are large (D n^2 / 2 floats): keep them for the latest study only.
+            for k in [k for k in self._dists_cache if k[0] != study._study_id]:
+                del self._dists_cache[k]
+            if gp.dists is not None:
+                self._dists_cache[cache_key] = gp.dists
         return gp
 
     def sample_relative(
