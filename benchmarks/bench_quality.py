@@ -9,6 +9,8 @@ two libraries is compared per problem and budget with a two-sided Mann-Whitney U
     python benchmarks/bench_quality.py --quick                      # smoke test (3 seeds, 50 trials)
     python benchmarks/bench_quality.py --samplers tpe --budgets 100 --jobs 2 --out results.json
     python benchmarks/bench_quality.py --render results.json        # re-print the tables
+    python benchmarks/bench_quality.py --samplers tpe --first-seed 10 --seeds 20 --problems ackley-10d \
+        --out replication.json                                      # fresh seeds 10-29
 
 Samplers do not know the trial budget, so one run of ``max(budgets)`` trials gives the best
 value at every smaller budget too (the best of its first ``b`` trials). Runs already in
@@ -16,7 +18,7 @@ value at every smaller budget too (the best of its first ``b`` trials). Runs alr
 Which sampler runs where: ``tpe``, ``random`` and ``qmc`` on every problem; ``cmaes`` on the
 single-objective problems without categorical or conditional parameters; ``gp`` on every
 problem (budget 100 only by default: it is slow; two objectives: each library's own
-several-objective mode, ParEGO scalarisations here, log EHVI in Optuna); ``nsga2`` on the
+several-objective mode, log EHVI in both for two objectives); ``nsga2`` on the
 two-objective problems; ``tpe-mv`` compares both TPEs with ``multivariate=True`` passed
 explicitly (both libraries already default to it for one objective) on single-objective problems.
 Constrained problems pass ``constraints_func`` to the samplers that
@@ -270,6 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samplers", default="tpe,cmaes,nsga2,gp,qmc,random")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--budgets", default="100,300")
     parser.add_argument("--gp-budgets", default="100", help="budgets for GP (slow)")
     parser.add_argument("--problems", default="", help="comma-separated name substrings")
@@ -309,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         for problem in problems:
             if applies(sampler, problem) is not None:
                 continue
-            for seed in range(n_seeds):
+            for seed in range(args.first_seed, args.first_seed + n_seeds):
                 # The two libraries alternate so machine load hits both alike.
                 for lib in LIBS:
                     key = (lib, sampler, problem.name, seed, max(sampler_budgets))
