@@ -17,9 +17,8 @@ value at every smaller budget too (the best of its first ``b`` trials). Runs alr
 ``--out`` are kept and not repeated, so an interrupted run resumes where it stopped.
 Which sampler runs where: ``tpe``, ``random`` and ``qmc`` on every problem; ``cmaes`` on the
 single-objective problems without categorical or conditional parameters; ``gp`` on every
-problem (budget 100 only by default: it is slow; two objectives: each library's own
-several-objective mode, log EHVI in both for two objectives); ``nsga2`` on the
-two-objective problems; ``tpe-mv`` compares both TPEs with ``multivariate=True`` passed
+problem (budget 100 only by default: it is slow; two objectives: log EHVI in both
+libraries); ``nsga2`` on the two-objective problems; ``tpe-mv`` compares both TPEs with ``multivariate=True`` passed
 explicitly (both libraries already default to it for one objective) on single-objective problems.
 Constrained problems pass ``constraints_func`` to the samplers that
 take it (TPE, NSGA-II, GP). Both libraries run at WARNING verbosity.
