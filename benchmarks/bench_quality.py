@@ -279,6 +279,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--problems", default="", help="comma-separated name substrings")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (at most 2)")
     parser.add_argument("--out", type=Path, default=None, help="raw results (JSON), resumable")
+    parser.add_argument(
+        "--libs",
+        default=",".join(LIBS),
+        help="libraries to run (default both); `--libs tunesmith` after a change to ours, with "
+        "our runs removed from --out, compares against the stored Optuna runs",
+    )
     parser.add_argument("--quick", action="store_true", help="3 seeds, 50 trials, 7 problems")
     parser.add_argument("--render", type=Path, default=None, help="only print tables from JSON")
     args = parser.parse_args(argv)
@@ -287,6 +293,10 @@ def main(argv: list[str] | None = None) -> None:
     for s in samplers:
         if s not in SAMPLER_CLASS:
             parser.error(f"unknown sampler {s!r}; choose from {', '.join(SAMPLER_CLASS)}")
+    libs = [lib.strip() for lib in args.libs.split(",") if lib.strip()]
+    for lib in libs:
+        if lib not in LIBS:
+            parser.error(f"unknown library {lib!r} in --libs; choose from {', '.join(LIBS)}")
     budgets = sorted(int(b) for b in args.budgets.split(","))
     gp_budgets = sorted(int(b) for b in args.gp_budgets.split(","))
     n_seeds = args.seeds
@@ -315,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             for seed in range(args.first_seed, args.first_seed + n_seeds):
                 # The two libraries alternate so machine load hits both alike.
-                for lib in LIBS:
+                for lib in libs:
                     key = (lib, sampler, problem.name, seed, max(sampler_budgets))
                     if key not in done:
                         tasks.append((lib, sampler, problem.name, seed, sampler_budgets))

@@ -406,16 +406,77 @@ class GaussianProcess:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Posterior mean and variance at the rows of ``Xc`` and their ``(m, D)`` gradients
         (zero along categorical coordinates)."""
+        mean, var, dmean, dvar, _, _ = self._with_grad(Xc, None)
+        return mean, var, dmean, dvar
+
+    def predict_with_cov(
+        self, Xc: np.ndarray, x0: np.ndarray, *, grad: bool = False
+    ) -> tuple[np.ndarray, ...]:
+        """Posterior mean and variance at the rows of ``Xc`` and the posterior covariance of the
+        latent function between each row and the point ``x0``: ``(mean, var, cov)``, with
+        ``grad`` ``(mean, var, cov, dmean, dvar, dcov)`` (gradients ``(m, D)`` in the rows).
+
+        With it, the variance of ``f(x) - f(x0)`` is ``var(x) + var(x0) - 2 cov``, which
+        vanishes at ``x = x0`` however uncertain the function is there.
+        """
+        if grad:
+            mean, var, dmean, dvar, cov, dcov = self._with_grad(Xc, x0)
+            assert cov is not None and dcov is not None
+            return mean, var, cov, dmean, dvar, dcov
+        r2 = _weighted_r2(Xc, self.X, self.lam, self.is_categorical)
+        k = _scaled_matern52(r2, self._log_scale)
+        mean = k @ self.alpha
+        v = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k.T, lower=1, overwrite_b=1)
+        var = self.scale - np.einsum("ij,ij->j", v, v)
+        cov = self._cov_from(Xc, x0, v)[0]
+        return mean, np.maximum(var, 1e-12), cov
+
+    def _cov_from(
+        self, Xc: np.ndarray, x0: np.ndarray, v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``cov(f(x), f(x0)) = k(x, x0) - (L^-1 k(X, x)) . (L^-1 k(X, x0))`` from ``v = L^-1
+        k(X, Xc)``; also ``r2(x, x0)`` and ``v0 = L^-1 k(X, x0)``."""
+        x0 = x0[None, :]
+        k_x0 = _scaled_matern52(
+            _weighted_r2(self.X, x0, self.lam, self.is_categorical), self._log_scale
+        )[:, 0]
+        # _L_inv holds L^-1 in its lower triangle only.
+        v0 = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k_x0[:, None], lower=1)[:, 0]
+        r2_0 = _weighted_r2(Xc, x0, self.lam, self.is_categorical)[:, 0]
+        k0 = _scaled_matern52(r2_0.copy(), self._log_scale)
+        return k0 - v0 @ v, r2_0, v0
+
+    def _with_grad(
+        self, Xc: np.ndarray, x0: np.ndarray | None
+    ) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None
+    ]:
         r2 = _weighted_r2(Xc, self.X, self.lam, self.is_categorical)
         m, dm = matern52(r2)
         k = self.scale * m
         mean = k @ self.alpha
-        kv = k @ self.K_inv
-        var = self.scale - (kv * k).sum(1)
+        # The variance as |L^-1 k^T|^2 (as in predict: k K^-1 k^T with the explicit inverse
+        # loses digits when K is ill-conditioned, i.e. with long length scales), and k K^-1 for
+        # the gradient as L^-T (L^-1 k^T).
+        v = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k.T, lower=1)
+        var = self.scale - np.einsum("ij,ij->j", v, v)
+        kv = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v, lower=1, trans_a=1).T
         # dk_ij/dx_id = 2 s m'(r2_ij) lam_d (x_id - X_jd) along numerical coordinates, so for
         # weights w_ij: sum_j w_ij dk_ij/dx_id = 2 s lam_d (x_id sum_j c_ij - (c X)_id) with
         # c = w m': two (m, n) @ (n, D) products instead of an (m, n, D) array.
         dm *= 2.0 * self.scale
+        cov = dcov = None
+        if x0 is not None:
+            cov, r2_0, v0 = self._cov_from(Xc, x0, v)
+            beta = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v0[:, None], lower=1, trans_a=1)[
+                :, 0
+            ]  # K^-1 k(X, x0)
+            c_cov = dm * beta
+            _, dm0 = matern52(r2_0)
+            dcov = (Xc - x0[None, :]) * (2.0 * self.scale * dm0)[:, None]
+            dcov -= Xc * c_cov.sum(1)[:, None]
+            dcov += c_cov @ self.X
+            dcov *= self.lam
         c_mean = dm * self.alpha
         c_var = dm
         c_var *= kv
@@ -428,11 +489,13 @@ class GaussianProcess:
         if self.is_categorical.any():
             dmean[:, self.is_categorical] = 0.0
             dvar[:, self.is_categorical] = 0.0
+            if dcov is not None:
+                dcov[:, self.is_categorical] = 0.0
         tiny = var < 1e-12
         if tiny.any():
             var = np.maximum(var, 1e-12)
             dvar[tiny] = 0.0
-        return mean, var, dmean, dvar
+        return mean, var, dmean, dvar, cov, dcov
 
 
 def fit_gp(

@@ -83,18 +83,29 @@ def optimize_acquisition(
     space: UnitCubeSpace,
     X_best: np.ndarray,
     rng: np.random.Generator,
+    *,
+    extra: np.ndarray | None = None,
+    incumbent_start: bool = True,
 ) -> np.ndarray:
     """The encoded point that (approximately) maximises ``acq``.
 
     Args:
         acq: The acquisition function.
         space: The encoded search space.
-        X_best: Encoded best observed points (rows, best first): the first is always a start
-            of the gradient search, all are centres of local candidates.
+        X_best: Encoded best observed points (rows, best first): all are centres of local
+            candidates, and with ``incumbent_start`` the first is also a start of the gradient
+            search.
         rng: Randomness of this trial.
+        extra: Further encoded candidates scored with the others (e.g. points between
+            neighbours on a Pareto front, where hypervolume improvement peaks).
+        incumbent_start: Start a gradient search at ``X_best[0]``; off where an observed point
+            is a poor start (a front point adds no hypervolume of its own).
     """
     dim = space.dim
     cands = [space.from_unit(rng.random((N_GLOBAL, dim)))]
+    if extra is not None and len(extra):
+        cands.append(space.snap(extra))
+    incumbent_start = incumbent_start and len(X_best) > 0
     if len(X_best):
         centres = X_best[rng.integers(0, len(X_best), N_LOCAL)]
         # Step sizes spread log-uniformly over _LOCAL_SD: some candidates land close enough to
@@ -105,9 +116,9 @@ def optimize_acquisition(
         cands.append(space.snap(local))
     X = np.concatenate(cands)
     values = acq(X)
-    order = _choose_starts(X, values, N_STARTS - (1 if len(X_best) else 0), rng)
+    order = _choose_starts(X, values, N_STARTS - (1 if incumbent_start else 0), rng)
     starts = X[order]
-    if len(X_best):
+    if incumbent_start:
         # The incumbent itself: the optimum of the acquisition is often a small step from it.
         starts = np.concatenate([starts, X_best[:1]])
     start_values = acq(starts)

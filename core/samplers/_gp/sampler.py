@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from tunesmith.trial._frozen import FrozenTrial
 
 _N_LOCAL_CENTRES = 5
+#: The EHVI reference point lies this fraction of the feasible losses' range beyond their worst.
+_REF_OFFSET = 0.1
 #: Weight of the linear term of the augmented Chebyshev scalarisation (three or more objectives).
 _CHEBYSHEV_RHO = 0.05
 
@@ -273,8 +275,9 @@ class GPSampler(BaseSampler):
         pareto: LogEHVI2 | None = None
         best = 0.0
         X_best = np.empty((0, space.dim))
+        between: np.ndarray | None = None
         if feasible.any() and n_objectives == 2:
-            pareto, X_best = self._pareto_term(study, names, X, -values, feasible, is_cat)
+            pareto, X_best, between = self._pareto_term(study, names, X, -values, feasible, is_cat)
         elif feasible.any():
             objective = self._fit(study, (names, model), X, y, is_cat)
             best = float(y[feasible].max())
@@ -287,7 +290,9 @@ class GPSampler(BaseSampler):
             violation = np.maximum(C_all, 0.0).sum(1)
             X_best = X[np.argsort(violation)[:_N_LOCAL_CENTRES]]
         acq = Acquisition(objective, best, constraint_models, pareto=pareto)
-        x = optimize_acquisition(acq, space, X_best, rng)
+        x = optimize_acquisition(
+            acq, space, X_best, rng, extra=between, incumbent_start=pareto is None
+        )
         return space.decode(x)
 
     def _pareto_term(
@@ -298,9 +303,11 @@ class GPSampler(BaseSampler):
         loss: np.ndarray,
         feasible: np.ndarray,
         is_cat: np.ndarray,
-    ) -> tuple[LogEHVI2, np.ndarray]:
+    ) -> tuple[LogEHVI2, np.ndarray, np.ndarray]:
         """Two objectives: one process per (standardised) loss, the log expected hypervolume
-        improvement over the feasible front, and the front points that seed local candidates."""
+        improvement over the feasible front, the front points (centres of local candidates) and
+        the midpoints between neighbours along the front (extra candidates: the improvement
+        peaks in the gaps, and a dense front has more gaps than random candidates find)."""
         standard = np.empty_like(loss)
         gps = []
         for k in range(2):
@@ -311,12 +318,14 @@ class GPSampler(BaseSampler):
         # The reference point: the worst feasible losses plus a tenth of their range, so that
         # the front's extreme points still add hypervolume.
         worst, span = F.max(0), F.max(0) - F.min(0)
-        ref = worst + 0.1 * np.where(span > 0.0, span, 1.0)
-        pareto = LogEHVI2((gps[0], gps[1]), F[on_front], ref)
-        # Local candidates around front points spread along it (sorted by the first loss).
+        ref = worst + _REF_OFFSET * np.where(span > 0.0, span, 1.0)
+        pareto = LogEHVI2((gps[0], gps[1]), F[on_front], ref, X[np.flatnonzero(feasible)[on_front]])
         order = on_front[np.argsort(F[on_front, 0], kind="stable")]
-        picks = np.unique(np.linspace(0, len(order) - 1, min(_N_LOCAL_CENTRES, len(order))).round())
-        return pareto, X[np.flatnonzero(feasible)[order[picks.astype(int)]]]
+        X_front = X[np.flatnonzero(feasible)[order]]
+        between = 0.5 * (X_front[1:] + X_front[:-1])
+        if is_cat.any():  # a midpoint takes the first neighbour's categories
+            between[:, is_cat] = X_front[:-1, is_cat]
+        return pareto, X_front, between
 
     def sample_independent(
         self,

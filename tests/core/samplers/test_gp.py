@@ -31,6 +31,7 @@ from tunesmith.samplers._gp.gp import (
     neg_log_posterior,
 )
 from tunesmith.samplers._gp.optim import _choose_starts, optimize_acquisition
+from tunesmith.samplers._gp.sampler import _non_dominated
 from tunesmith.samplers._gp.space import UnitCubeSpace
 from tunesmith.trial import Trial, TrialState
 
@@ -109,6 +110,53 @@ def test_posterior_mean_and_variance_gradients_match_finite_differences() -> Non
         np.testing.assert_allclose(dmean[:, j], fd_mean, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(dvar[:, j], fd_var, rtol=1e-5, atol=1e-6)
     assert np.all(dmean[:, 2] == 0.0) and np.all(dvar[:, 2] == 0.0)
+
+
+def test_posterior_variance_with_gradient_keeps_its_digits_when_the_kernel_is_ill_conditioned() -> (
+    None
+):
+    # A smooth function on many close points: long length scales, a nearly singular kernel
+    # matrix. The variance used by the gradient search must equal the one used to rank points.
+    rng = np.random.default_rng(1)
+    X = rng.random((60, 2))
+    y = 4.0 * X[:, 0] ** 2 + X[:, 1]
+    y = (y - y.mean()) / y.std()
+    gp = fit_gp(X, y, np.zeros(2, dtype=bool), deterministic=True)
+    Xc = rng.random((50, 2))
+    _, var, _, _ = gp.predict_with_grad(Xc)
+    _, var2 = gp.predict(Xc)
+    np.testing.assert_allclose(var, var2, rtol=1e-6, atol=1e-13)
+
+
+def test_posterior_covariance_with_a_point_and_its_gradient() -> None:
+    X, y, is_cat = _data()
+    gp = fit_gp(X, y, is_cat, deterministic=False)
+    x0 = np.array([0.4, 0.6, 1.0])
+    Xc = np.random.default_rng(5).random((6, 3)) * 0.2 + 0.35
+    Xc[:, 2] = [0, 1, 2, 1, 1, 0]
+    Xc = np.vstack([Xc, x0])
+    # Against the textbook formula k(x, x0) - k(x, X) K^-1 k(X, x0).
+    K = gp.scale * gp_module.matern52(gp_module._weighted_r2(X, X, gp.lam, is_cat))[0]
+    K[np.diag_indices(len(X))] += gp.noise
+
+    def k(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        return gp.scale * gp_module.matern52(gp_module._weighted_r2(A, B, gp.lam, is_cat))[0]
+
+    expected = k(Xc, x0[None])[:, 0] - k(Xc, X) @ np.linalg.solve(K, k(X, x0[None])[:, 0])
+    mean, var, cov = gp.predict_with_cov(Xc, x0)
+    np.testing.assert_allclose(cov, expected, atol=1e-10)
+    np.testing.assert_allclose((mean, var), gp.predict(Xc), atol=1e-10)
+    assert cov[-1] == pytest.approx(var[-1], rel=1e-6)  # at x0 itself: the variance
+    _, _, cov_g, dmean, dvar, dcov = gp.predict_with_cov(Xc, x0, grad=True)
+    np.testing.assert_allclose(cov_g, cov, atol=1e-12)
+    np.testing.assert_allclose(dmean, gp.predict_with_grad(Xc)[2], atol=1e-10)
+    np.testing.assert_allclose(dvar, gp.predict_with_grad(Xc)[3], atol=1e-10)
+    for j in range(2):
+        e = np.zeros(3)
+        e[j] = 1e-4
+        fd = (gp.predict_with_cov(Xc + e, x0)[2] - gp.predict_with_cov(Xc - e, x0)[2]) / 2e-4
+        np.testing.assert_allclose(dcov[:, j], fd, rtol=1e-5, atol=1e-7)
+    assert np.all(dcov[:, 2] == 0.0)
 
 
 def test_gp_interpolates_a_deterministic_function() -> None:
@@ -408,6 +456,56 @@ def test_log_ehvi_gradient_in_x_matches_finite_differences() -> None:
         np.testing.assert_allclose(grad[:, j], fd, rtol=1e-4, atol=1e-5)
 
 
+def _two_loss_processes() -> tuple[GaussianProcess, GaussianProcess, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    X = rng.random((25, 3))
+    F = np.stack([X[:, 0] + 0.3 * np.sin(3 * X[:, 2]), (1 - X[:, 0]) ** 2 + X[:, 1]], 1)
+    F = (F - F.mean(0)) / F.std(0)
+    is_cat = np.zeros(3, dtype=bool)
+    gp1, gp2 = (fit_gp(X, F[:, k], is_cat, deterministic=True) for k in range(2))
+    return gp1, gp2, X, F
+
+
+def test_log_ehvi_outer_strips_give_no_gain_at_the_extreme_points_themselves() -> None:
+    gp1, gp2, X, F = _two_loss_processes()
+    on_front = _non_dominated(F)
+    ref = F.max(0) + 0.1 * (F.max(0) - F.min(0))
+    plain = LogEHVI2((gp1, gp2), F[on_front], ref)
+    latent = LogEHVI2((gp1, gp2), F[on_front], ref, X[on_front])
+    assert latent.extremes is not None
+    ends = np.stack([latent.extremes[0][0], latent.extremes[1][0]])
+    # Against the observed extremes, the posterior's leftover uncertainty at an extreme point
+    # times the outer strip's width looks like a gain; against its latent value it is gone,
+    # leaving at most what the neighbouring inner strips offer.
+    assert np.all(latent(ends) < plain(ends) - 0.5)
+    # Away from the extremes both agree closely (the inner strips dominate there).
+    middle = np.array([[0.5, 0.1, 0.5]])
+    assert latent(middle)[0] == pytest.approx(plain(middle)[0], abs=0.1)
+
+
+def test_log_ehvi_with_latent_extremes_gradient_in_x_matches_finite_differences() -> None:
+    gp1, gp2, X, F = _two_loss_processes()
+    on_front = _non_dominated(F)
+    ref = F.max(0) + 0.1 * (F.max(0) - F.min(0))
+    acq = Acquisition(None, 0.0, [], pareto=LogEHVI2((gp1, gp2), F[on_front], ref, X[on_front]))
+    assert acq.pareto is not None and acq.pareto.extremes is not None
+    rng = np.random.default_rng(6)
+    Xc = np.vstack(
+        [
+            rng.random((4, 3)) * 0.3,
+            acq.pareto.extremes[0][0] + 0.01,
+            acq.pareto.extremes[1][0] - 0.02,
+        ]
+    )
+    value, grad = acq.value_and_grad(Xc)
+    np.testing.assert_allclose(value, acq(Xc), rtol=1e-8)
+    for j in range(3):
+        e = np.zeros(3)
+        e[j] = 1e-6
+        fd = (acq(Xc + e) - acq(Xc - e)) / 2e-6
+        np.testing.assert_allclose(grad[:, j], fd, rtol=1e-4, atol=1e-5)
+
+
 # --- the acquisition search -----------------------------------------------------------------
 
 
@@ -476,6 +574,42 @@ def test_acquisition_search_never_returns_worse_than_the_incumbent() -> None:
     for seed in range(3):
         x = optimize_acquisition(acq, space, incumbent, np.random.default_rng(seed))
         assert acq(x[None, :])[0] >= acq(incumbent)[0]
+
+
+class _Spike:
+    """An acquisition that is flat (zero gradient) except in a tiny ball around ``centre``."""
+
+    def __init__(self, centre: np.ndarray) -> None:
+        self.centre = centre
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return np.where(np.linalg.norm(X - self.centre, axis=1) < 1e-6, 1.0, 0.0)
+
+    def value_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self(X), np.zeros_like(X)
+
+    def length_scales(self) -> np.ndarray:
+        return np.ones(len(self.centre))
+
+
+def test_acquisition_search_scores_extra_candidates() -> None:
+    space = UnitCubeSpace({n: FloatDistribution(0.0, 1.0) for n in "abc"})
+    centre = np.array([0.31, 0.62, 0.17])
+    acq = _Spike(centre)
+    far = np.array([[0.9, 0.9, 0.9]])
+    rng = np.random.default_rng(0)
+    # Random and local candidates never hit the ball; the extra candidate does.
+    missed = optimize_acquisition(acq, space, far, rng)  # type: ignore[arg-type]
+    assert acq(missed[None, :])[0] == 0.0
+    found = optimize_acquisition(
+        acq,  # type: ignore[arg-type]
+        space,
+        far,
+        np.random.default_rng(0),
+        extra=np.vstack([far, centre]),
+        incumbent_start=False,
+    )
+    np.testing.assert_allclose(found, centre)
 
 
 # --- the search space -------------------------------------------------------------------------
