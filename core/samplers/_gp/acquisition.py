@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_PI_2 = math.sqrt(math.pi / 2.0)
 _ASYMPTOTIC_BELOW = -25.0
+#: Added to the variance of a difference from an extreme point: smooth near that point (where the
+#: variance goes to 0 and the log to -inf), and 1e-10 leaves a standard deviation of 1e-5.
+_VAR_D_FLOOR = 1e-10
 
 
 def _one_minus_t_mills(t: np.ndarray) -> np.ndarray:
@@ -142,7 +145,7 @@ class LogEHVI2:
         assert self.extremes is not None
         x_e, mean_e, var_e = self.extremes[k]
         mean, var, cov = self.objectives[k].predict_with_cov(X, x_e)
-        var_d = np.maximum(var + var_e - 2.0 * cov, 1e-12)
+        var_d = np.maximum(var + var_e - 2.0 * cov, 0.0) + _VAR_D_FLOOR
         return mean, np.sqrt(var), mean - mean_e, np.sqrt(var_d)
 
     def _outer_grad(self, k: int, X: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -153,9 +156,8 @@ class LogEHVI2:
         mean, var, cov, dmean, dvar, dcov = self.objectives[k].predict_with_cov(X, x_e, grad=True)
         var_d = var + var_e - 2.0 * cov
         dvar_d = dvar - 2.0 * dcov
-        tiny = var_d < 1e-12
-        dvar_d[tiny] = 0.0
-        return mean, var, mean - mean_e, np.maximum(var_d, 1e-12), dmean, dvar, dvar_d
+        dvar_d[var_d < 0.0] = 0.0
+        return mean, var, mean - mean_e, np.maximum(var_d, 0.0) + _VAR_D_FLOOR, dmean, dvar, dvar_d
 
     def value_and_grad_stats(
         self,
