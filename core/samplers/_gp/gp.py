@@ -406,7 +406,36 @@ class GaussianProcess:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Posterior mean and variance at the rows of ``Xc`` and their ``(m, D)`` gradients
         (zero along categorical coordinates)."""
-        mean, var, dmean, dvar, _, _ = self._with_grad(Xc, None)
+        # k K^-1 with the explicit inverse: cheaper than two triangular products, but with an
+        # ill-conditioned K (long length scales) its variance can lose digits against
+        # predict's; predict_with_cov has the steadier form. Kept here because changing it
+        # re-draws every single-objective run (benchmarks/README.md, GP).
+        r2 = _weighted_r2(Xc, self.X, self.lam, self.is_categorical)
+        m, dm = matern52(r2)
+        k = self.scale * m
+        mean = k @ self.alpha
+        kv = k @ self.K_inv
+        var = self.scale - (kv * k).sum(1)
+        # dk_ij/dx_id = 2 s m'(r2_ij) lam_d (x_id - X_jd) along numerical coordinates, so for
+        # weights w_ij: sum_j w_ij dk_ij/dx_id = 2 s lam_d (x_id sum_j c_ij - (c X)_id) with
+        # c = w m': two (m, n) @ (n, D) products instead of an (m, n, D) array.
+        dm *= 2.0 * self.scale
+        c_mean = dm * self.alpha
+        c_var = dm
+        c_var *= kv
+        dmean = Xc * c_mean.sum(1)[:, None]
+        dmean -= c_mean @ self.X
+        dmean *= self.lam
+        dvar = Xc * c_var.sum(1)[:, None]
+        dvar -= c_var @ self.X
+        dvar *= -2.0 * self.lam
+        if self.is_categorical.any():
+            dmean[:, self.is_categorical] = 0.0
+            dvar[:, self.is_categorical] = 0.0
+        tiny = var < 1e-12
+        if tiny.any():
+            var = np.maximum(var, 1e-12)
+            dvar[tiny] = 0.0
         return mean, var, dmean, dvar
 
     def predict_with_cov(
@@ -421,7 +450,6 @@ class GaussianProcess:
         """
         if grad:
             mean, var, dmean, dvar, cov, dcov = self._with_grad(Xc, x0)
-            assert cov is not None and dcov is not None
             return mean, var, cov, dmean, dvar, dcov
         r2 = _weighted_r2(Xc, self.X, self.lam, self.is_categorical)
         k = _scaled_matern52(r2, self._log_scale)
@@ -447,10 +475,8 @@ class GaussianProcess:
         return k0 - v0 @ v, r2_0, v0
 
     def _with_grad(
-        self, Xc: np.ndarray, x0: np.ndarray | None
-    ) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None
-    ]:
+        self, Xc: np.ndarray, x0: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         r2 = _weighted_r2(Xc, self.X, self.lam, self.is_categorical)
         m, dm = matern52(r2)
         k = self.scale * m
@@ -465,18 +491,14 @@ class GaussianProcess:
         # weights w_ij: sum_j w_ij dk_ij/dx_id = 2 s lam_d (x_id sum_j c_ij - (c X)_id) with
         # c = w m': two (m, n) @ (n, D) products instead of an (m, n, D) array.
         dm *= 2.0 * self.scale
-        cov = dcov = None
-        if x0 is not None:
-            cov, r2_0, v0 = self._cov_from(Xc, x0, v)
-            beta = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v0[:, None], lower=1, trans_a=1)[
-                :, 0
-            ]  # K^-1 k(X, x0)
-            c_cov = dm * beta
-            _, dm0 = matern52(r2_0)
-            dcov = (Xc - x0[None, :]) * (2.0 * self.scale * dm0)[:, None]
-            dcov -= Xc * c_cov.sum(1)[:, None]
-            dcov += c_cov @ self.X
-            dcov *= self.lam
+        cov, r2_0, v0 = self._cov_from(Xc, x0, v)
+        beta = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v0[:, None], lower=1, trans_a=1)[:, 0]
+        c_cov = dm * beta  # beta = K^-1 k(X, x0)
+        _, dm0 = matern52(r2_0)
+        dcov = (Xc - x0[None, :]) * (2.0 * self.scale * dm0)[:, None]
+        dcov -= Xc * c_cov.sum(1)[:, None]
+        dcov += c_cov @ self.X
+        dcov *= self.lam
         c_mean = dm * self.alpha
         c_var = dm
         c_var *= kv
@@ -489,8 +511,7 @@ class GaussianProcess:
         if self.is_categorical.any():
             dmean[:, self.is_categorical] = 0.0
             dvar[:, self.is_categorical] = 0.0
-            if dcov is not None:
-                dcov[:, self.is_categorical] = 0.0
+            dcov[:, self.is_categorical] = 0.0
         tiny = var < 1e-12
         if tiny.any():
             var = np.maximum(var, 1e-12)
