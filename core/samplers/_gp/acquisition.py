@@ -215,16 +215,13 @@ class LogEHVI2:
         # d/dmu2 log(s2 h(w)) = -Phi(w) / (s2 h(w)); d/ds2 = phi(w) / (s2 h(w)).
         d_mu2 = -dlh_w
         d_s2 = np.exp(-0.5 * w * w - _LOG_SQRT_2PI - lh_w)
-        w1 = (
-            weights
-            if outer is None
-            else weights * np.concatenate([[0.0], np.ones(len(self.upper) - 1)])
-        )
-        w2 = (
-            weights
-            if outer is None
-            else weights * np.concatenate([np.ones(len(self.upper) - 1), [0.0]])
-        )
+        # With ``outer``, the first strip's first factor and the last strip's second factor
+        # depend on the differences instead of (mu1, s1) and (mu2, s2).
+        w1, w2 = weights, weights
+        if outer is not None:
+            w1, w2 = weights.copy(), weights.copy()
+            w1[:, 0] = 0.0
+            w2[:, -1] = 0.0
         cols = [
             (w1 * d_mu1).sum(1) / s1,
             (w1 * d_s1).sum(1) / s1,

@@ -392,6 +392,11 @@ class GaussianProcess:
 
     def predict(self, Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance at the rows of ``Xc``."""
+        mean, var, _ = self._mean_var_factor(Xc)
+        return mean, var
+
+    def _mean_var_factor(self, Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Posterior mean and variance at the rows of ``Xc``, and ``v = L^-1 k(X, Xc)``."""
         k = _scaled_matern52(
             _weighted_r2(Xc, self.X, self.lam, self.is_categorical), self._log_scale
         )
@@ -399,7 +404,31 @@ class GaussianProcess:
         # k K^-1 k^T = |L^-1 k^T|^2: one triangular product, half the work of one with K^-1.
         v = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k.T, lower=1, overwrite_b=1)
         var = self.scale - np.einsum("ij,ij->j", v, v)
-        return mean, np.maximum(var, 1e-12)
+        return mean, np.maximum(var, 1e-12), v
+
+    def _kernel_grad(self, Xc: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """``sum_j c_ij (x_i - X_j) lam``: with ``c = w * 2 s m'(r2)``, the gradient of
+        ``sum_j w_ij k(x_i, X_j)`` in ``x_i`` along numerical coordinates (dk_ij/dx_id = 2 s
+        m'(r2_ij) lam_d (x_id - X_jd)), as two ``(m, n) @ (n, D)`` products instead of an
+        ``(m, n, D)`` array. Categorical coordinates are the caller's to zero."""
+        g = Xc * c.sum(1)[:, None]
+        g -= c @ self.X
+        g *= self.lam
+        return g
+
+    def _mean_var_grads(
+        self, Xc: np.ndarray, dm: np.ndarray, kv: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gradients of the posterior mean and variance from ``dm = 2 s m'(r2)`` (consumed)
+        and ``kv = k K^-1``."""
+        dmean = self._kernel_grad(Xc, dm * self.alpha)
+        dm *= kv
+        dvar = self._kernel_grad(Xc, dm)
+        dvar *= -2.0
+        if self.is_categorical.any():
+            dmean[:, self.is_categorical] = 0.0
+            dvar[:, self.is_categorical] = 0.0
+        return dmean, dvar
 
     def predict_with_grad(
         self, Xc: np.ndarray
@@ -416,22 +445,8 @@ class GaussianProcess:
         mean = k @ self.alpha
         kv = k @ self.K_inv
         var = self.scale - (kv * k).sum(1)
-        # dk_ij/dx_id = 2 s m'(r2_ij) lam_d (x_id - X_jd) along numerical coordinates, so for
-        # weights w_ij: sum_j w_ij dk_ij/dx_id = 2 s lam_d (x_id sum_j c_ij - (c X)_id) with
-        # c = w m': two (m, n) @ (n, D) products instead of an (m, n, D) array.
         dm *= 2.0 * self.scale
-        c_mean = dm * self.alpha
-        c_var = dm
-        c_var *= kv
-        dmean = Xc * c_mean.sum(1)[:, None]
-        dmean -= c_mean @ self.X
-        dmean *= self.lam
-        dvar = Xc * c_var.sum(1)[:, None]
-        dvar -= c_var @ self.X
-        dvar *= -2.0 * self.lam
-        if self.is_categorical.any():
-            dmean[:, self.is_categorical] = 0.0
-            dvar[:, self.is_categorical] = 0.0
+        dmean, dvar = self._mean_var_grads(Xc, dm, kv)
         tiny = var < 1e-12
         if tiny.any():
             var = np.maximum(var, 1e-12)
@@ -451,13 +466,8 @@ class GaussianProcess:
         if grad:
             mean, var, dmean, dvar, cov, dcov = self._with_grad(Xc, x0)
             return mean, var, cov, dmean, dvar, dcov
-        r2 = _weighted_r2(Xc, self.X, self.lam, self.is_categorical)
-        k = _scaled_matern52(r2, self._log_scale)
-        mean = k @ self.alpha
-        v = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k.T, lower=1, overwrite_b=1)
-        var = self.scale - np.einsum("ij,ij->j", v, v)
-        cov = self._cov_from(Xc, x0, v)[0]
-        return mean, np.maximum(var, 1e-12), cov
+        mean, var, v = self._mean_var_factor(Xc)
+        return mean, var, self._cov_from(Xc, x0, v)[0]
 
     def _cov_from(
         self, Xc: np.ndarray, x0: np.ndarray, v: np.ndarray
@@ -487,30 +497,18 @@ class GaussianProcess:
         v = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k.T, lower=1)
         var = self.scale - np.einsum("ij,ij->j", v, v)
         kv = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v, lower=1, trans_a=1).T
-        # dk_ij/dx_id = 2 s m'(r2_ij) lam_d (x_id - X_jd) along numerical coordinates, so for
-        # weights w_ij: sum_j w_ij dk_ij/dx_id = 2 s lam_d (x_id sum_j c_ij - (c X)_id) with
-        # c = w m': two (m, n) @ (n, D) products instead of an (m, n, D) array.
         dm *= 2.0 * self.scale
         cov, r2_0, v0 = self._cov_from(Xc, x0, v)
+        # cov = k(x, x0) - k(x, X) beta with beta = K^-1 k(X, x0).
         beta = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v0[:, None], lower=1, trans_a=1)[:, 0]
-        c_cov = dm * beta  # beta = K^-1 k(X, x0)
         _, dm0 = matern52(r2_0)
+        c_cov = dm * beta
         dcov = (Xc - x0[None, :]) * (2.0 * self.scale * dm0)[:, None]
         dcov -= Xc * c_cov.sum(1)[:, None]
         dcov += c_cov @ self.X
         dcov *= self.lam
-        c_mean = dm * self.alpha
-        c_var = dm
-        c_var *= kv
-        dmean = Xc * c_mean.sum(1)[:, None]
-        dmean -= c_mean @ self.X
-        dmean *= self.lam
-        dvar = Xc * c_var.sum(1)[:, None]
-        dvar -= c_var @ self.X
-        dvar *= -2.0 * self.lam
+        dmean, dvar = self._mean_var_grads(Xc, dm, kv)
         if self.is_categorical.any():
-            dmean[:, self.is_categorical] = 0.0
-            dvar[:, self.is_categorical] = 0.0
             dcov[:, self.is_categorical] = 0.0
         tiny = var < 1e-12
         if tiny.any():

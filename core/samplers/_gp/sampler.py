@@ -319,9 +319,9 @@ class GPSampler(BaseSampler):
         # the front's extreme points still add hypervolume.
         worst, span = F.max(0), F.max(0) - F.min(0)
         ref = worst + _REF_OFFSET * np.where(span > 0.0, span, 1.0)
-        pareto = LogEHVI2((gps[0], gps[1]), F[on_front], ref, X[np.flatnonzero(feasible)[on_front]])
-        order = on_front[np.argsort(F[on_front, 0], kind="stable")]
-        X_front = X[np.flatnonzero(feasible)[order]]
+        X_feasible = X[feasible]
+        pareto = LogEHVI2((gps[0], gps[1]), F[on_front], ref, X_feasible[on_front])
+        X_front = X_feasible[on_front[np.argsort(F[on_front, 0], kind="stable")]]
         between = 0.5 * (X_front[1:] + X_front[:-1])
         if is_cat.any():  # a midpoint takes the first neighbour's categories
             between[:, is_cat] = X_front[:-1, is_cat]
