@@ -35,12 +35,14 @@ _ASYMPTOTIC_BELOW = -25.0
 _VAR_D_FLOOR = 1e-10
 
 
-def _one_minus_t_mills(t: np.ndarray) -> np.ndarray:
-    """``1 - t R(t)`` for ``t >= 1``: closed form up to 25, asymptotic series beyond."""
-    out = np.empty_like(t)
+def _one_minus_t_mills(t: np.ndarray, ex: np.ndarray) -> np.ndarray:
+    """``1 - t R(t)`` for ``t >= 1`` given ``ex = erfcx(t / sqrt2)``: closed form up to 25,
+    asymptotic series beyond."""
     small = t <= -_ASYMPTOTIC_BELOW
-    ts = t[small]
-    out[small] = 1.0 - ts * _SQRT_PI_2 * erfcx(ts / math.sqrt(2.0))
+    if small.all():
+        return 1.0 - t * _SQRT_PI_2 * ex
+    out = np.empty_like(t)
+    out[small] = 1.0 - t[small] * _SQRT_PI_2 * ex[small]
     tl = t[~small]
     inv2 = 1.0 / (tl * tl)
     # t^-2 (1 - 3 u + 15 u^2 - 105 u^3 + 945 u^4 - 10395 u^5) with u = t^-2, Horner form.
@@ -49,27 +51,64 @@ def _one_minus_t_mills(t: np.ndarray) -> np.ndarray:
     return out
 
 
+def _log_h_upper(z: np.ndarray, grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`log_h` for ``z > -1``."""
+    cdf = ndtr(z)
+    h = np.exp(-0.5 * z * z - _LOG_SQRT_2PI) + z * cdf
+    return np.log(h), (cdf / h if grad else None)
+
+
+def _log_h_lower(z: np.ndarray, grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`log_h` for ``z <= -1``."""
+    t = -z
+    ex = erfcx(t / math.sqrt(2.0))
+    q = _one_minus_t_mills(t, ex)
+    return -0.5 * t * t - _LOG_SQRT_2PI + np.log(q), (_SQRT_PI_2 * ex / q if grad else None)
+
+
+def _log_h(z: np.ndarray, grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    z = np.asarray(z, dtype=float)
+    upper = z > -1.0
+    # One regime throughout is common (a whole batch far below the incumbent, or near it):
+    # then no masked copies.
+    if upper.all():
+        return _log_h_upper(z, grad)
+    if not upper.any():
+        return _log_h_lower(z, grad)
+    logh = np.empty_like(z)
+    logh[upper], d_up = _log_h_upper(z[upper], grad)
+    logh[~upper], d_lo = _log_h_lower(z[~upper], grad)
+    if not grad:
+        return logh, None
+    dlogh = np.empty_like(z)
+    dlogh[upper], dlogh[~upper] = d_up, d_lo
+    return logh, dlogh
+
+
 def log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``log(phi(z) + z Phi(z))`` and its derivative in ``z``, finite for every finite ``z``."""
-    z = np.asarray(z, dtype=float)
-    logh = np.empty_like(z)
-    dlogh = np.empty_like(z)
-    upper = z > -1.0
-    zu = z[upper]
-    h = np.exp(-0.5 * zu * zu - _LOG_SQRT_2PI) + zu * ndtr(zu)
-    logh[upper] = np.log(h)
-    dlogh[upper] = ndtr(zu) / h
-    t = -z[~upper]
-    q = _one_minus_t_mills(t)
-    logh[~upper] = -0.5 * t * t - _LOG_SQRT_2PI + np.log(q)
-    dlogh[~upper] = _SQRT_PI_2 * erfcx(t / math.sqrt(2.0)) / q
+    logh, dlogh = _log_h(z, True)
+    assert dlogh is not None
     return logh, dlogh
+
+
+def log_h_value(z: np.ndarray) -> np.ndarray:
+    """:func:`log_h` without the derivative."""
+    return _log_h(z, False)[0]
 
 
 def log_ndtr_with_grad(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``log Phi(u)`` and its derivative ``phi(u) / Phi(u)``."""
     lp = log_ndtr(u)
     return lp, np.exp(-0.5 * u * u - _LOG_SQRT_2PI - lp)
+
+
+def _shifted(a: np.ndarray, first: float) -> np.ndarray:
+    """``a`` moved one column to the right, with ``first`` in the first column."""
+    out = np.empty_like(a)
+    out[:, 0] = first
+    out[:, 1:] = a[:, :-1]
+    return out
 
 
 def _log_diff(log_hi: np.ndarray, log_lo: np.ndarray) -> np.ndarray:
@@ -172,13 +211,12 @@ class LogEHVI2:
         and standard deviations of the differences from the extreme points' latent values
         (see the class), the gradient is ``(m, 8)``: then also with respect to those."""
         m1, sd1, m2, sd2 = mu1[:, None], s1[:, None], mu2[:, None], s2[:, None]
+        # Strip j's lower edge is strip j-1's upper one (and -inf for the first strip), so every
+        # function of z_lo is the matching function of z_up shifted by one strip.
         z_up = (self.upper - m1) / sd1
-        z_lo = (self.lower - m1) / sd1  # -inf in the first strip
         w = (self.height - m2) / sd2
-        finite = np.isfinite(z_lo)
-        lh_up, _ = log_h(z_up)
-        lh_lo = np.full_like(z_lo, -np.inf)
-        lh_lo[finite] = log_h(z_lo[finite])[0]
+        lh_up = log_h_value(z_up)
+        lh_lo = _shifted(lh_up, -np.inf)
         lh_w, dlh_w = log_h(w)
         log_dh = _log_diff(lh_up, lh_lo)
         # Per strip: log of the first factor, s1 (h(z_up) - h(z_lo)), and of the second, s2 h(w).
@@ -200,16 +238,12 @@ class LogEHVI2:
         # d/dmu1 log(h(z_up) - h(z_lo)) = -(Phi(z_up) - Phi(z_lo)) / (s1 dh),
         # d/ds1 log(s1 dh) = (phi(z_up) - phi(z_lo)) / (s1 dh) (as d(s h(z))/ds = phi(z)).
         lp_up = log_ndtr(z_up)
-        lp_lo = np.full_like(z_lo, -np.inf)
-        lp_lo[finite] = log_ndtr(z_lo[finite])
+        lp_lo = _shifted(lp_up, -np.inf)
+        log_phi_up = -0.5 * z_up * z_up - _LOG_SQRT_2PI
         with np.errstate(invalid="ignore", over="ignore"):
             d_mu1 = -np.exp(_log_diff(lp_up, lp_lo) - log_dh)
-            phi_up = np.exp(-0.5 * z_up * z_up - _LOG_SQRT_2PI - log_dh)
-            phi_lo = np.where(
-                finite,
-                np.exp(-0.5 * np.where(finite, z_lo, 0.0) ** 2 - _LOG_SQRT_2PI - log_dh),
-                0.0,
-            )
+            phi_up = np.exp(log_phi_up - log_dh)
+            phi_lo = np.exp(_shifted(log_phi_up, -np.inf) - log_dh)
         d_s1 = np.nan_to_num(phi_up - phi_lo)
         d_mu1 = np.nan_to_num(d_mu1)
         # d/dmu2 log(s2 h(w)) = -Phi(w) / (s2 h(w)); d/ds2 = phi(w) / (s2 h(w)).

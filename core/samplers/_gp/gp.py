@@ -374,6 +374,7 @@ class GaussianProcess:
         self.scale = math.exp(theta[dim])
         self.noise = math.exp(theta[dim + 1])
         self._log_scale = float(theta[dim])
+        self._x0_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         if _factors is None:
             m, _ = matern52(_weighted_r2(X, X, self.lam, is_categorical))
             K = self.scale * m
@@ -469,20 +470,30 @@ class GaussianProcess:
         mean, var, v = self._mean_var_factor(Xc)
         return mean, var, self._cov_from(Xc, x0, v)[0]
 
+    def _x0_terms(self, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``v0 = L^-1 k(X, x0)`` and ``beta = K^-1 k(X, x0)``, kept per ``x0``: the acquisition
+        search asks about the same point (a front's extreme) at every step."""
+        key = x0.tobytes()
+        cached = self._x0_cache.get(key)
+        if cached is None:
+            k_x0 = _scaled_matern52(
+                _weighted_r2(self.X, x0[None, :], self.lam, self.is_categorical), self._log_scale
+            )[:, 0]
+            # _L_inv holds L^-1 in its lower triangle only.
+            v0 = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k_x0[:, None], lower=1)[:, 0]
+            beta = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v0[:, None], lower=1, trans_a=1)
+            cached = self._x0_cache[key] = (v0, beta[:, 0])
+        return cached
+
     def _cov_from(
         self, Xc: np.ndarray, x0: np.ndarray, v: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``cov(f(x), f(x0)) = k(x, x0) - (L^-1 k(X, x)) . (L^-1 k(X, x0))`` from ``v = L^-1
-        k(X, Xc)``; also ``r2(x, x0)`` and ``v0 = L^-1 k(X, x0)``."""
-        x0 = x0[None, :]
-        k_x0 = _scaled_matern52(
-            _weighted_r2(self.X, x0, self.lam, self.is_categorical), self._log_scale
-        )[:, 0]
-        # _L_inv holds L^-1 in its lower triangle only.
-        v0 = scipy.linalg.blas.dtrmm(1.0, self._L_inv, k_x0[:, None], lower=1)[:, 0]
-        r2_0 = _weighted_r2(Xc, x0, self.lam, self.is_categorical)[:, 0]
+        k(X, Xc)``; also ``r2(x, x0)`` and ``beta = K^-1 k(X, x0)``."""
+        v0, beta = self._x0_terms(x0)
+        r2_0 = _weighted_r2(Xc, x0[None, :], self.lam, self.is_categorical)[:, 0]
         k0 = _scaled_matern52(r2_0.copy(), self._log_scale)
-        return k0 - v0 @ v, r2_0, v0
+        return k0 - v0 @ v, r2_0, beta
 
     def _with_grad(
         self, Xc: np.ndarray, x0: np.ndarray
@@ -498,9 +509,8 @@ class GaussianProcess:
         var = self.scale - np.einsum("ij,ij->j", v, v)
         kv = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v, lower=1, trans_a=1).T
         dm *= 2.0 * self.scale
-        cov, r2_0, v0 = self._cov_from(Xc, x0, v)
         # cov = k(x, x0) - k(x, X) beta with beta = K^-1 k(X, x0).
-        beta = scipy.linalg.blas.dtrmm(1.0, self._L_inv, v0[:, None], lower=1, trans_a=1)[:, 0]
+        cov, r2_0, beta = self._cov_from(Xc, x0, v)
         _, dm0 = matern52(r2_0)
         c_cov = dm * beta
         dcov = (Xc - x0[None, :]) * (2.0 * self.scale * dm0)[:, None]
