@@ -291,7 +291,13 @@ class GPSampler(BaseSampler):
             X_best = X[np.argsort(violation)[:_N_LOCAL_CENTRES]]
         acq = Acquisition(objective, best, constraint_models, pareto=pareto)
         x = optimize_acquisition(
-            acq, space, X_best, rng, extra=between, incumbent_start=pareto is None
+            acq,
+            space,
+            X_best,
+            rng,
+            extra=between,
+            incumbent_start=pareto is None,
+            separate_starts=pareto is not None,
         )
         return space.decode(x)
 
