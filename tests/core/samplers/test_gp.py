@@ -22,7 +22,7 @@ from tunesmith.distributions import (
 from tunesmith.samplers import GPSampler, RandomSampler
 from tunesmith.samplers._gp import gp as gp_module
 from tunesmith.samplers._gp.acquisition import Acquisition, LogEHVI2, log_h
-from tunesmith.samplers._gp.bfgs import minimize_box
+from tunesmith.samplers._gp.bfgs import minimize_box, minimize_box_batched
 from tunesmith.samplers._gp.gp import (
     MIN_NOISE,
     GaussianProcess,
@@ -338,6 +338,40 @@ def test_minimize_box_stops_at_an_infinite_start_and_survives_infinite_trial_poi
     assert res.n_evals == 1 and not res.converged and res.hess_inv is None
 
 
+def test_minimize_box_batched_runs_each_start_as_its_own_search() -> None:
+    # Three starts on three different quadratics (one minimum outside the box, one start with
+    # a fixed coordinate): each batched search must equal minimize_box from its start, and each
+    # call may only ask about the searches that have not finished yet.
+    rng = np.random.default_rng(1)
+    problems = []
+    for scale, centre in ((1.0, [0.3, -0.2]), (50.0, [2.0, 0.5]), (0.2, [-0.4, 0.9])):
+        B = rng.normal(size=(2, 2))
+        problems.append(_quadratic(scale * (B @ B.T + 0.3 * np.eye(2)), np.array(centre)))
+    X0 = np.array([[0.0, 0.0], [-0.9, 0.9], [0.5, -0.5]])
+    lower, upper = np.full(2, -1.0), np.full(2, 1.0)
+    calls: list[list[int]] = []
+
+    def fun(X: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(rows.tolist())
+        out = [problems[i](x) for x, i in zip(X, rows)]
+        return np.array([v for v, _ in out]), np.stack([g for _, g in out])
+
+    results = minimize_box_batched(fun, X0, lower, upper, gtol=1e-9, ftol=0.0, max_evals=200)
+    assert len(results) == 3
+    for i, res in enumerate(results):
+        alone = minimize_box(problems[i], X0[i], lower, upper, gtol=1e-9, ftol=0.0, max_evals=200)
+        assert res.converged and alone.converged
+        np.testing.assert_array_equal(res.x, alone.x)
+        assert res.n_evals == alone.n_evals
+        # Search i was in exactly its n_evals calls, the first ones.
+        assert [i in c for c in calls] == [True] * res.n_evals + [False] * (
+            len(calls) - res.n_evals
+        )
+    assert results[1].x[0] == 1.0  # its minimum lies beyond the upper bound
+    assert len(calls) == max(r.n_evals for r in results)
+    assert calls[0] == [0, 1, 2] and len(calls[-1]) == 1
+
+
 # --- log expected improvement ---------------------------------------------------------------
 
 
@@ -546,7 +580,10 @@ def test_acquisition_length_scales_come_from_the_objective_else_a_constraint() -
         Acquisition(None, 0.0, []).length_scales()
 
 
-def test_acquisition_search_reaches_the_maximum_with_very_unequal_length_scales() -> None:
+@pytest.mark.parametrize("separate_starts", [False, True])
+def test_acquisition_search_reaches_the_maximum_with_very_unequal_length_scales(
+    separate_starts: bool,
+) -> None:
     # y varies 30 times faster along x0 than along x1: the search, measured in length-scale
     # units, must still land on the best point of a dense grid (or better).
     rng = np.random.default_rng(4)
@@ -560,7 +597,13 @@ def test_acquisition_search_reaches_the_maximum_with_very_unequal_length_scales(
     g = np.linspace(0.0, 1.0, 401)
     grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
     best_on_grid = float(acq(grid).max())
-    x = optimize_acquisition(acq, space, X[np.argsort(-y)[:5]], np.random.default_rng(0))
+    x = optimize_acquisition(
+        acq,
+        space,
+        X[np.argsort(-y)[:5]],
+        np.random.default_rng(0),
+        separate_starts=separate_starts,
+    )
     assert np.all((x >= 0.0) & (x <= 1.0))
     assert float(acq(x[None, :])[0]) >= best_on_grid - 1e-3
 
