@@ -33,6 +33,8 @@ _ASYMPTOTIC_BELOW = -25.0
 #: Added to the variance of a difference from an extreme point: smooth near that point (where the
 #: variance goes to 0 and the log to -inf), and 1e-10 leaves a standard deviation of 1e-5.
 _VAR_D_FLOOR = 1e-10
+#: Means and standard deviations of the differences from the two extreme points (see LogEHVI2).
+_Outer = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _one_minus_t_mills(t: np.ndarray, ex: np.ndarray) -> np.ndarray:
@@ -204,7 +206,7 @@ class LogEHVI2:
         s1: np.ndarray,
         mu2: np.ndarray,
         s2: np.ndarray,
-        outer: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+        outer: _Outer | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``log EHVI`` at predictive means and standard deviations, and its ``(m, 4)`` gradient
         with respect to ``(mu1, s1, mu2, s2)``; with ``outer = (m1, t1, m2, t2)``, the means
@@ -214,24 +216,13 @@ class LogEHVI2:
         assert grad is not None
         return value, grad
 
-    def value_stats(
-        self,
-        mu1: np.ndarray,
-        s1: np.ndarray,
-        mu2: np.ndarray,
-        s2: np.ndarray,
-        outer: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
-    ) -> np.ndarray:
-        """:meth:`value_and_grad_stats` without the gradient (about half the work)."""
-        return self._evaluate(mu1, s1, mu2, s2, outer, False)[0]
-
     def _evaluate(
         self,
         mu1: np.ndarray,
         s1: np.ndarray,
         mu2: np.ndarray,
         s2: np.ndarray,
-        outer: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+        outer: _Outer | None,
         grad: bool,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         m1, sd1, m2, sd2 = mu1[:, None], s1[:, None], mu2[:, None], s2[:, None]
@@ -303,10 +294,11 @@ class LogEHVI2:
     def __call__(self, X: np.ndarray) -> np.ndarray:
         if self.extremes is None:
             (mu1, v1), (mu2, v2) = (gp.predict(X) for gp in self.objectives)
-            return self.value_stats(mu1, np.sqrt(v1), mu2, np.sqrt(v2))
+            # Without the gradient: about half the work.
+            return self._evaluate(mu1, np.sqrt(v1), mu2, np.sqrt(v2), None, False)[0]
         mu1, s1, om1, ot1 = self._outer_value(0, X)
         mu2, s2, om2, ot2 = self._outer_value(1, X)
-        return self.value_stats(mu1, s1, mu2, s2, (om1, ot1, om2, ot2))
+        return self._evaluate(mu1, s1, mu2, s2, (om1, ot1, om2, ot2), False)[0]
 
     def value_and_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.extremes is None:

@@ -140,7 +140,9 @@ def minimize_box_batched(
             except StopIteration as stop:
                 results[i] = stop.value
                 del pending[i]
-    return [r for r in results if r is not None]
+    done = [r for r in results if r is not None]
+    assert len(done) == len(results)  # every search ends, at the latest at its budget
+    return done
 
 
 def _box_search(

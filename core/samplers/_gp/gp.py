@@ -465,8 +465,7 @@ class GaussianProcess:
         vanishes at ``x = x0`` however uncertain the function is there.
         """
         if grad:
-            mean, var, dmean, dvar, cov, dcov = self._with_grad(Xc, x0)
-            return mean, var, cov, dmean, dvar, dcov
+            return self._with_grad(Xc, x0)
         mean, var, v = self._mean_var_factor(Xc)
         return mean, var, self._cov_from(Xc, x0, v)[0]
 
@@ -524,7 +523,7 @@ class GaussianProcess:
         if tiny.any():
             var = np.maximum(var, 1e-12)
             dvar[tiny] = 0.0
-        return mean, var, dmean, dvar, cov, dcov
+        return mean, var, cov, dmean, dvar, dcov
 
 
 def fit_gp(
