@@ -21,12 +21,17 @@ for bit, as without the cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import itertools
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tunesmith.samplers._tpe.parzen_estimator import kernel_terms
+
+if TYPE_CHECKING:
+    from tunesmith.samplers._tpe.parzen_estimator import DimSpec, NumericKernels
 
 #: Past this share of new rows a full sort is cheaper than inserting them one by one.
 _MAX_NEW_SHARE = 0.25
@@ -39,6 +44,7 @@ class AboveKernelCache:
         #: Decisions of several threads may race; the loser builds without the cache.
         self.lock = threading.Lock()
         self._ids: np.ndarray | None = None  # (m,) rows in kernel order
+        self._max_id = -1  # the largest of them
         self._stored = 0  # rows below this were stored trials at the previous decision
         self._sorted_ids: np.ndarray | None = None  # (d, m) rows by value, per dimension
         self._sorted_vals: np.ndarray | None = None  # (d, m) the values in that order
@@ -47,7 +53,38 @@ class AboveKernelCache:
         self._sig: np.ndarray | None = None  # (c, m) widths of the continuous dimensions
         self._terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._prev_ids = np.zeros(0, dtype=np.intp)
+        self._prev_max_id = -1
         self._prev_stored = 0
+        # The previous "below" model: (its store rows, its dimensions, its weights, the model).
+        self._below: tuple[np.ndarray, list[DimSpec], np.ndarray, NumericKernels] | None = None
+
+    # -- the "below" model -----------------------------------------------------------------------
+    def below_model(
+        self,
+        ids: np.ndarray,
+        n_stored: int,
+        specs: list[DimSpec],
+        weights: np.ndarray,
+        build: Callable[[], NumericKernels],
+    ) -> NumericKernels:
+        """The "below" model of the observations ``ids`` (store rows, in kernel order) with
+        ``weights``: the previous decision's when it had the same rows, dimensions and weights
+        (the best few trials often stay the same from one decision to the next, and a stored
+        trial's values never change), else ``build()``. Models are never changed once built
+        (their lazily computed parts come out the same every time)."""
+        prev = self._below
+        if (
+            prev is not None
+            and np.array_equal(prev[0], ids)
+            and len(prev[1]) == len(specs)
+            and all(x is y for x, y in zip(prev[1], specs))
+            and np.array_equal(prev[2], weights)
+        ):
+            return prev[3]
+        model = build()
+        stored = len(ids) == 0 or int(ids.max()) < n_stored
+        self._below = (ids.copy(), list(specs), np.array(weights), model) if stored else None
+        return model
 
     # -- sort order ------------------------------------------------------------------------------
     def sort_order(
@@ -59,8 +96,9 @@ class AboveKernelCache:
         d, m = t.shape
         prev = self._sorted_ids
         merged = None
+        max_id = int(ids.max()) if m else -1
         if prev is not None and prev.shape[0] == d and m:
-            merged = self._merge(ids, t)
+            merged = self._merge(ids, t, max_id)
         if merged is None:
             order = np.argsort(t, axis=1)
             sorted_ids = ids[order]
@@ -68,7 +106,7 @@ class AboveKernelCache:
             tied = np.any(sorted_vals[:, 1:] == sorted_vals[:, :-1], axis=1)
         else:
             sorted_ids, sorted_vals, tied = merged
-            pos = np.empty(int(max(ids.max(), sorted_ids.max())) + 1, dtype=np.intp)
+            pos = np.empty(max_id + 1, dtype=np.intp)  # sorted_ids holds the same rows
             pos[ids] = np.arange(m)
             order = pos[sorted_ids]
             for j in np.flatnonzero(tied):  # the tie order of a full sort of this row
@@ -76,6 +114,7 @@ class AboveKernelCache:
                 sorted_ids[j] = ids[order[j]]
                 sorted_vals[j] = t[j, order[j]]
         self._ids = ids
+        self._max_id = max_id
         self._stored = n_stored
         self._sorted_ids = sorted_ids
         self._sorted_vals = sorted_vals
@@ -83,7 +122,7 @@ class AboveKernelCache:
         return (order + (np.arange(d) * m)[:, None]).ravel(), sorted_vals
 
     def _merge(
-        self, ids: np.ndarray, t: np.ndarray
+        self, ids: np.ndarray, t: np.ndarray, max_id: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The previous sorted rows without the rows that left, with the new ones inserted,
         and which rows may hold tied values (a row tied before stays marked); ``None`` when
@@ -91,17 +130,18 @@ class AboveKernelCache:
         assert self._sorted_ids is not None and self._sorted_vals is not None
         d, m = t.shape
         prev_ids, prev_vals = self._sorted_ids, self._sorted_vals
-        size = int(max(ids.max(), prev_ids.max())) + 1
+        size = max(max_id, self._max_id) + 1
         now = np.zeros(size, dtype=bool)
         now[ids] = True
         now[self._stored :] = False  # rows that were not stored trials are never kept
-        keep = now[prev_ids]
-        kept = int(keep[0].sum())
+        keep0 = now[prev_ids[0]]  # every row holds the same ids
+        kept = int(np.count_nonzero(keep0))
         if m - kept > _MAX_NEW_SHARE * m:
             return None
         if kept == prev_ids.shape[1]:
             kept_ids, kept_vals = prev_ids, prev_vals
         else:
+            keep = now[prev_ids]
             kept_ids = prev_ids[keep].reshape(d, kept)
             kept_vals = prev_vals[keep].reshape(d, kept)
         tied = self._tied.copy()
@@ -111,14 +151,20 @@ class AboveKernelCache:
         had[kept_ids[0]] = True
         new_cols = np.flatnonzero(~had[ids])
         new_vals = t[:, new_cols]
-        by_val = np.argsort(new_vals, axis=1)
-        new_vals = np.take_along_axis(new_vals, by_val, axis=1)
-        new_ids = ids[new_cols][by_val]
-        where = np.empty(new_vals.shape, dtype=np.intp)
-        for j in range(d):
-            where[j] = np.searchsorted(kept_vals[j], new_vals[j])
+        k = len(new_cols)
+        if k == 1:  # the usual case: one new trial
+            new_ids = np.broadcast_to(ids[new_cols], (d, 1))
+            # Its place in each row: how many kept values are smaller (searchsorted's left).
+            where = np.count_nonzero(kept_vals < new_vals, axis=1)[:, None]
+        else:
+            by_val = np.argsort(new_vals, axis=1)
+            flat_by_val = (by_val + (np.arange(d) * k)[:, None]).ravel()
+            new_vals = new_vals.ravel().take(flat_by_val).reshape(d, k)
+            new_ids = ids[new_cols][by_val]
+            where = np.empty(new_vals.shape, dtype=np.intp)
+            for j in range(d):
+                where[j] = np.searchsorted(kept_vals[j], new_vals[j])
         # Where each new value lands in the merged rows (flat), and every other place.
-        k = new_vals.shape[1]
         where += np.arange(k) + (np.arange(d) * m)[:, None]
         at = where.ravel()
         rest = np.ones(d * m, dtype=bool)
@@ -175,6 +221,7 @@ class AboveKernelCache:
         self._sig = sig
         self._terms = out
         self._prev_ids = ids
+        self._prev_max_id = self._max_id
         self._prev_stored = self._stored
         return out
 
@@ -189,7 +236,7 @@ class AboveKernelCache:
         c, m = sig.shape
         if prev_sig is None or prev_terms is None or prev_sig.shape[0] != c or not m:
             return None
-        at = np.full(int(max(ids.max(), prev_ids.max())) + 1, -1, dtype=np.intp)
+        at = np.full(max(self._max_id, self._prev_max_id) + 1, -1, dtype=np.intp)
         stored = prev_ids < self._prev_stored
         at[prev_ids[stored]] = np.flatnonzero(stored)
         src = at[ids]
@@ -197,10 +244,10 @@ class AboveKernelCache:
         src[~same] = 0
         runs = _runs(src)
         if runs is None:
-            same &= np.all(prev_sig[:, src] == sig, axis=0)
+            same &= np.logical_and.reduce(prev_sig[:, src] == sig, axis=0)
         else:
             for start, stop, first in runs:
-                same[start:stop] &= np.all(
+                same[start:stop] &= np.logical_and.reduce(
                     prev_sig[:, first : first + stop - start] == sig[:, start:stop], axis=0
                 )
         fresh = np.flatnonzero(~same)

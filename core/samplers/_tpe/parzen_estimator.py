@@ -183,6 +183,14 @@ def _sigmas_dense(
     return sig.reshape(d, n)
 
 
+def rows_view(row: np.ndarray, d: int) -> np.ndarray:
+    """``np.broadcast_to(row, (d, len(row)))`` (read-only, nothing copied) for a contiguous
+    one-dimensional ``row``, without ``broadcast_to``'s several microseconds of checks."""
+    out = np.ndarray((d, row.shape[0]), row.dtype, buffer=row, strides=(0, row.itemsize))
+    out.flags.writeable = False
+    return out
+
+
 def _sort_order(mus: np.ndarray) -> np.ndarray:
     """``np.argsort(mus, axis=1)`` as flat indices (row ``j`` offset by ``j * n``): one-dimensional
     take and put are much cheaper than their two-dimensional counterparts."""
@@ -226,14 +234,16 @@ def _log_trunc_norm(z_lo: np.ndarray, z_hi: np.ndarray) -> np.ndarray:
 def kernel_terms(
     mu: np.ndarray, sig: np.ndarray, a: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Per-kernel pieces of the joint density over continuous dimensions.
+    """Per-kernel pieces of the joint log density over continuous dimensions.
 
     For kernels with means ``mu`` and widths ``sig`` (``(c, K)``) on axes ``[a, b]`` (``(c,)``),
-    with ``u = mu - centre`` and ``s2 = 1 / sig**2``: the right-hand side ``[s2; -2 u s2]``
-    (``(2c, K)``) of the quadratic form, its constant ``sum(u**2 s2)`` and the log scale
-    ``-sum(log sig) - sum(log_norm)`` of each kernel (``(K,)``), and whether that log scale
-    took one logarithm of the product of widths per kernel (possible when every product stays
-    in floating-point range; otherwise it sums the logarithms).
+    with ``u = mu - centre`` and ``s2 = 1 / sig**2``, a kernel's log density at ``t`` (centred
+    too) is ``[t^2, t] @ rhs + offset`` with the right-hand side ``rhs = [-s2 / 2; u s2]``
+    (``(2c, K)``) and ``offset = log_scale - sum(u**2 s2) / 2``, where the log scale
+    ``-sum(log sig) - sum(log_norm)`` (``(K,)``) is the log density at the kernel's mean.
+    Returned: ``rhs``, ``offset``, ``log_scale``, and whether the log scale took one logarithm
+    of the product of widths per kernel (possible when every product stays in floating-point
+    range; otherwise it sums the logarithms).
     """
     c = len(a)
     prod = np.prod(sig, axis=0)
@@ -244,11 +254,54 @@ def kernel_terms(
     centred = mu - (0.5 * (a + b))[:, None]
     rhs = np.empty((2 * c, mu.shape[1]))
     s2 = np.multiply(inv, inv, out=rhs[:c])
-    np.multiply(centred, s2, out=rhs[c:])
-    const = np.sum(centred * rhs[c:], axis=0)
-    rhs[c:] *= -2.0
+    us2 = np.multiply(centred, s2, out=rhs[c:])
+    quad0 = np.sum(centred * us2, axis=0)
+    s2 *= -0.5
     log_scale = -log_sig - np.sum(log_norm, axis=0)
-    return rhs, const, log_scale, in_range
+    return rhs, log_scale - 0.5 * quad0, log_scale, in_range
+
+
+class _Axes:
+    """The per-dimension constants of a list of :class:`DimSpec` as arrays (read-only), made
+    once per list: a decision builds two estimators over the same dimensions."""
+
+    _made: dict[tuple[int, ...], tuple[list[DimSpec], _Axes]] = {}
+
+    def __init__(self, specs: list[DimSpec]) -> None:
+        def arr(name: str, dtype: type) -> np.ndarray:
+            out = np.array([getattr(s, name) for s in specs], dtype=dtype)
+            out.flags.writeable = False
+            return out
+
+        self.a, self.b = arr("a", float), arr("b", float)
+        self.low, self.high, self.step = arr("low", float), arr("high", float), arr("step", float)
+        self.log, self.is_int = arr("log", bool), arr("is_int", bool)
+        self.disc = self.step > 0
+        self.any_log = bool(self.log.any())
+        self.cont = np.flatnonzero(~self.disc)
+        #: The grid dimensions, as Python ints.
+        self.disc_list = [int(j) for j in np.flatnonzero(self.disc)]
+        self.center = 0.5 * (self.a + self.b)
+        self.span = self.b - self.a
+        self.a_cont, self.b_cont = self.a[self.cont], self.b[self.cont]
+        self.center_cont = 0.5 * (self.a_cont + self.b_cont)
+        for v in vars(self).values():
+            if isinstance(v, np.ndarray):
+                v.flags.writeable = False
+
+    @classmethod
+    def of(cls, specs: list[DimSpec]) -> _Axes:
+        # Keyed by identity (the sampler keeps one DimSpec per distribution); the entry holds
+        # the specs themselves, so an id is never reused while its entry lives.
+        key = tuple(map(id, specs))
+        hit = cls._made.get(key)
+        if hit is not None:
+            return hit[1]
+        axes = cls(specs)
+        if len(cls._made) >= 256:
+            cls._made.clear()
+        cls._made[key] = (list(specs), axes)
+        return axes
 
 
 class NumericKernels:
@@ -275,17 +328,13 @@ class NumericKernels:
     ) -> None:
         d = values.shape[0]
         self.d = d
-        self.a = np.array([s.a for s in specs], dtype=float)
-        self.b = np.array([s.b for s in specs], dtype=float)
-        self.low = np.array([s.low for s in specs], dtype=float)
-        self.high = np.array([s.high for s in specs], dtype=float)
-        self.step = np.array([s.step for s in specs], dtype=float)
-        self.log = np.array([s.log for s in specs], dtype=bool)
-        self.is_int = np.array([s.is_int for s in specs], dtype=bool)
-        self.disc = self.step > 0
+        axes = _Axes.of(specs)
+        self.axes = axes
+        self.a, self.b, self.low, self.high = axes.a, axes.b, axes.low, axes.high
+        self.step, self.log, self.is_int, self.disc = axes.step, axes.log, axes.is_int, axes.disc
         dense = bool(valid.all())
         t = values
-        if self.log.any():
+        if axes.any_log:
             t = values.copy()
             lg = self.log
             t[lg] = np.log(values[lg] if dense else np.where(valid[lg], values[lg], 1.0))
@@ -309,26 +358,27 @@ class NumericKernels:
             prior_w = np.where(
                 count == 0, 1.0, params.prior_weight if params.consider_prior else 0.0
             )
-            center = 0.5 * (self.a + self.b)
-            t = np.concatenate([t, center[:, None]], axis=1)
-            sig = np.concatenate([sig, (self.b - self.a)[:, None]], axis=1)
+            t = np.concatenate([t, axes.center[:, None]], axis=1)
+            sig = np.concatenate([sig, axes.span[:, None]], axis=1)
             w = np.concatenate([w, prior_w[: len(w), None]], axis=1)
         total = w.sum(axis=1, keepdims=True)
         w = w / np.where(total > 0, total, 1.0)
         if shared:
-            w = np.broadcast_to(w, (d, w.shape[1]))
+            w = rows_view(w[0], d)
         self.mu = t
         self.sigma = sig
         self.weights = w
+        self._clip = not params.consider_magic_clip
         #: The joint density's per-kernel terms of the continuous dimensions, when the cache
         #: gave them (see :func:`kernel_terms`).
         self._terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if cache is not None:
-            cont = np.flatnonzero(~self.disc)
+            cont = axes.cont
             if len(cont):
-                a, b = self.a[cont], self.b[cont]
                 prior = (t[cont, -1:], sig[cont, -1:]) if use_prior else None
-                self._terms = cache[0].terms(obs_t[cont], obs_sig[cont], a, b, prior)
+                self._terms = cache[0].terms(
+                    obs_t[cont], obs_sig[cont], axes.a_cont, axes.b_cont, prior
+                )
 
     @functools.cached_property
     def inv_sigma(self) -> np.ndarray:
@@ -358,10 +408,15 @@ class NumericKernels:
 
     # -- sampling ----------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, kernel: np.ndarray) -> np.ndarray:
-        """Draw one value per entry of ``kernel`` (``(d, C)`` kernel indices); external form."""
-        rows = np.arange(self.d)[:, None]
-        mu = self.mu[rows, kernel]
-        sig = self.sigma[rows, kernel]
+        """Draw one value per entry of ``kernel`` (``(d, C)`` kernel indices per dimension,
+        or ``(C,)``: the same kernels in every dimension); external form."""
+        if kernel.ndim == 1:
+            mu = self.mu.take(kernel, axis=1)
+            sig = self.sigma.take(kernel, axis=1)
+        else:
+            rows = np.arange(self.d)[:, None]
+            mu = self.mu[rows, kernel]
+            sig = self.sigma[rows, kernel]
         a, b = self.a[:, None], self.b[:, None]
         lo = ndtr((a - mu) / sig)
         hi = ndtr((b - mu) / sig)
@@ -373,10 +428,10 @@ class NumericKernels:
 
     def to_external(self, x: np.ndarray) -> np.ndarray:
         """Map points of the transformed axis to admissible external values (numeric)."""
-        if self.log.any():
+        if self.axes.any_log:
             x = np.where(self.log[:, None], np.exp(x), x)
         low, high = self.low[:, None], self.high[:, None]
-        if self.disc.any():
+        if self.axes.disc_list:
             step = np.where(self.disc, self.step, 1.0)[:, None]
             k = np.round((x - low) / step)
             k = np.clip(k, 0.0, np.round((high - low) / step))
@@ -427,45 +482,54 @@ class NumericKernels:
         )
         return table, inv_x.ravel(), inv_k.ravel()
 
-    def joint_log_density(self, x: np.ndarray) -> np.ndarray:
-        """``(C, K)``: the log density of every product kernel (without its weight) at every
-        candidate ``x[:, c]``.
+    def joint_log_density(self, x: np.ndarray, log_w: np.ndarray | None = None) -> np.ndarray:
+        """``(C, K)``: the log density of every product kernel at every candidate ``x[:, c]``,
+        plus ``log_w`` (``(K,)``, the kernels' log weights) if given.
 
         The Gaussian exponent summed over continuous dimensions is a quadratic form, so it is
         computed with two contractions over dimensions instead of a ``(d, C, K)`` array.
         """
         C, K = x.shape[1], self.mu.shape[1]
         total = None
-        cont = np.flatnonzero(~self.disc)
+        axes = self.axes
+        cont = axes.cont
         if len(cont):
-            a, b = self.a[cont], self.b[cont]
             terms = self._terms
             if terms is None:
-                terms = kernel_terms(self.mu[cont], self.sigma[cont], a, b)[:3]
-            rhs, const, log_scale = terms
-            t = self._transform(x[cont], cont) - (0.5 * (a + b))[:, None]
-            # Both contractions in one matrix product: [t^2, t] @ [s2; -2 mu s2].
+                # Kept: a model reused from one decision to the next needs them again.
+                terms = kernel_terms(self.mu[cont], self.sigma[cont], axes.a_cont, axes.b_cont)
+                terms = self._terms = terms[:3]
+            rhs, offset, log_scale = terms
+            if log_w is not None:
+                offset = offset + log_w
+            t = self._transform(x[cont], cont) - axes.center_cont[:, None]
+            # Both contractions in one matrix product: [t^2, t] @ [-s2 / 2; u s2].
             lhs = np.concatenate([t * t, t], axis=0).T
             total = _serial_matmul(lhs, rhs)
-            total += const
-            np.maximum(total, 0.0, out=total)
-            # -0.5 * quad + the kernels' log scale, in one pass
-            total *= -0.5
-            total += log_scale
-        for j in np.flatnonzero(self.disc):
-            table, inv_x, inv_k = self._unique_masses(int(j), x[j])
+            total += offset
+            if self._clip:
+                # The expanded quadratic form cancels: with widths far below the axis's span
+                # its rounding could lift a kernel above its own peak.
+                np.minimum(total, log_scale if log_w is None else log_scale + log_w, out=total)
+            log_w = None
+        for j in axes.disc_list:
+            table, inv_x, inv_k = self._unique_masses(j, x[j])
             # Two one-axis takes: several times cheaper than one two-axis (np.ix_) gather.
             part = table.take(inv_x, axis=0).take(inv_k, axis=1)
             if total is None:
                 total = part
             else:
                 total += part
-        return np.zeros((C, K)) if total is None else total
+        if total is None:
+            total = np.zeros((C, K))
+        if log_w is not None:
+            total += log_w
+        return total
 
     def log_pdf_per_dim(self, x: np.ndarray) -> np.ndarray:
         """``(d, C)``: each dimension's own mixture at the values ``x`` (``(d, C)``)."""
         out = np.empty(x.shape)
-        cont = np.flatnonzero(~self.disc)
+        cont = self.axes.cont
         if len(cont):
             # Sum the kernels directly in linear scale after shifting by the largest
             # coefficient, in single precision (this is the hot loop: candidates x kernels x
@@ -490,9 +554,9 @@ class NumericKernels:
                 rows = cont[bad]
                 full = self._cont_log_terms(rows, x[rows]) + self.log_w[rows][:, None, :]
                 out[rows] = _logsumexp(full, axis=2)
-        for j in np.flatnonzero(self.disc):
+        for j in self.axes.disc_list:
             # A grid dimension's mixture only needs the total weight of each distinct kernel.
-            table, inv_x, inv_k = self._unique_masses(int(j), x[j])
+            table, inv_x, inv_k = self._unique_masses(j, x[j])
             w = np.bincount(inv_k, weights=self.weights[j], minlength=table.shape[1])
             out[j] = _logsumexp(table + np.log(w)[None, :], axis=1)[inv_x]
         return out

@@ -33,6 +33,7 @@ from tunesmith.samplers._tpe.parzen_estimator import (
     DimSpec,
     NumericKernels,
     ParzenEstimatorParameters,
+    rows_view,
 )
 from tunesmith.trial._state import TrialState
 
@@ -69,7 +70,22 @@ def _default_weights_cached(x: int) -> np.ndarray:
         return np.zeros(0)
     if x < 25:
         return np.ones(x)
-    return np.concatenate([np.linspace(1.0 / x, 1.0, num=x - 25), np.ones(25)])
+    # np.linspace(1 / x, 1, x - 25), then 25 ones, written out (the same values, bit for bit):
+    # a history that grows by one trial per decision misses the cache every time, and
+    # linspace's own overhead was most of this function's cost.
+    n = x - 25
+    out = np.ones(x)
+    if n == 1:
+        out[0] = 1.0 / x
+    elif n > 1:
+        start = 1.0 / x
+        ramp = np.arange(n, dtype=float)
+        ramp *= (1.0 - start) / (n - 1)
+        ramp += start
+        ramp[-1] = 1.0
+        out[:n] = ramp
+    out.flags.writeable = False
+    return out
 
 
 class TPESampler(BaseSampler):
@@ -632,7 +648,7 @@ class TPESampler(BaseSampler):
         if mo is not None:
             return np.where(valid.T, mo[None, :], 0.0)
         if valid.all():
-            return np.broadcast_to(self._call_weights(n), (d, n))  # read-only, never copied
+            return rows_view(self._call_weights(n), d)  # read-only, never copied
         out = np.zeros((d, n))
         for j in range(d):
             mask = valid[:, j]
@@ -683,21 +699,31 @@ class TPESampler(BaseSampler):
             else:
                 xb_n, vb_n, wb_n = xb[:, num].T, vb[:, num].T, wb[num]
                 xa_n, va_n, wa_n = xa[:, num].T, va[:, num].T, wa[num]
-            num_b = NumericKernels(nspecs, xb_n, vb_n, wb_n, p)
             # Threads deciding at once: one uses the cache, the others build from scratch.
             if (
                 above_cache is not None
                 and rows_a is not None
                 and above_cache[0].lock.acquire(blocking=False)
             ):
-                cache, _, n_stored = above_cache
+                cache, rows, n_stored = above_cache
                 try:
+                    rows_b = rows[below]
+                    if joint and not keep_b.all():
+                        rows_b = rows_b[keep_b]
+                    num_b = cache.below_model(
+                        rows_b,
+                        n_stored,
+                        nspecs,
+                        wb_n,
+                        lambda: NumericKernels(nspecs, xb_n, vb_n, wb_n, p),
+                    )
                     num_a = NumericKernels(
                         nspecs, xa_n, va_n, wa_n, p, cache=(cache, rows_a, n_stored)
                     )
                 finally:
                     cache.lock.release()
             else:
+                num_b = NumericKernels(nspecs, xb_n, vb_n, wb_n, p)
                 num_a = NumericKernels(nspecs, xa_n, va_n, wa_n, p)
         cat_b: list[CategoricalKernels] = []
         cat_a: list[CategoricalKernels] = []
@@ -713,7 +739,7 @@ class TPESampler(BaseSampler):
             kernel = _choose(np.exp(log_w)[None, :], rng, C)[0]
             cand_num = None
             if num_b is not None:
-                cand_num = num_b.sample(rng, np.broadcast_to(kernel, (len(num), C)))
+                cand_num = num_b.sample(rng, kernel)
             cand_cat = []
             for kb in cat_b:
                 rows = kb.kernel_rows()[kernel]
@@ -754,16 +780,19 @@ class TPESampler(BaseSampler):
         total: np.ndarray | None = None
         log_w: np.ndarray | None = None
         if num is not None and cand_num is not None:
-            total = num.joint_log_density(cand_num)
-            log_w = num.joint_log_weights()
+            # The weights are folded into the density's per-kernel offset.
+            total = num.joint_log_density(cand_num, num.joint_log_weights())
+            log_w = None
         for kern, c in zip(cats, cand_cat):
             part = np.log(kern.kernel_rows()[:, c]).T
-            total = part if total is None else total + part
-            if log_w is None:
-                log_w = kern.log_weights()
-        assert total is not None and log_w is not None
+            if total is None:
+                total, log_w = part, kern.log_weights()
+            else:
+                total += part
+        assert total is not None
         s = total  # a fresh array: worked on in place
-        s += log_w[None, :]
+        if log_w is not None:
+            s += log_w[None, :]
         m = s.max(axis=1)
         m[~np.isfinite(m)] = 0.0
         # The exponentials in single precision (vectorised on every x86-64 numpy, unlike
