@@ -155,7 +155,7 @@ class AboveKernelCache:
         if k == 1:  # the usual case: one new trial
             new_ids = np.broadcast_to(ids[new_cols], (d, 1))
             # Its place in each row: how many kept values are smaller (searchsorted's left).
-            where = np.count_nonzero(kept_vals < new_vals, axis=1)[:, None]
+            where = np.add.reduce(kept_vals < new_vals, axis=1, dtype=np.intp)[:, None]
         else:
             by_val = np.argsort(new_vals, axis=1)
             flat_by_val = (by_val + (np.arange(d) * k)[:, None]).ravel()

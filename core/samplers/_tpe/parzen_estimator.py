@@ -21,7 +21,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import log_ndtr, ndtr, ndtri
+from scipy.special import erfcx, ndtr, ndtri
 
 from tunesmith.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 EPS = 1e-12
 _LOG_EPS = math.log(EPS)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 @dataclass(frozen=True)
@@ -75,19 +76,47 @@ class DimSpec:
 
 
 def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``log(Phi(hi) - Phi(lo))`` for ``lo <= hi``, accurate in both tails."""
-    # Work in the left tail, where Phi keeps its relative precision.
+    """``log(Phi(hi) - Phi(lo))`` for ``lo <= hi``, accurate in both tails.
+
+    The interval is mirrored into the left half when it lies right of 0, so that its left end
+    ``l`` is at most 0; with ``Phi(z) = erfcx(-z / sqrt 2) exp(-z^2 / 2) / 2`` for ``z <= 0``
+    (``erfcx`` only ever sees arguments >= 0, where it neither overflows nor loses precision),
+    ``log Phi(l)`` and ``log Phi(r)`` are exact to rounding however far out they are, and the
+    mass is ``log Phi(r) + log1p(-Phi(l) / Phi(r))``. One ``erfcx`` per end and a few
+    elementary functions: cheaper than two normal CDFs, and without their loss of precision
+    where the CDF leaves the normal floating-point range (beyond about 37 widths).
+    """
     flip = lo > 0
     left = np.where(flip, -hi, lo)
     right = np.where(flip, -lo, hi)
-    out = np.log(ndtr(right) - ndtr(left))
-    bad = ~np.isfinite(out)
-    if np.any(bad):
-        lb, rb = left[bad], right[bad]
-        log_r = log_ndtr(rb)
-        fixed = log_r + np.log1p(-np.exp(log_ndtr(lb) - log_r))
-        out[bad] = fixed
-    return out
+    e_left = erfcx(left * -_SQRT_HALF)
+    e_right = erfcx(np.abs(right) * _SQRT_HALF)
+    half_r2 = 0.5 * right * right
+    log_left = np.log(0.5 * e_left) - 0.5 * left * left
+    # Phi(r) is 1 - Phi(-r) right of 0
+    log_right = np.where(
+        right > 0, np.log1p(-0.5 * e_right * np.exp(-half_r2)), np.log(0.5 * e_right) - half_r2
+    )
+    return log_right + np.log1p(-np.exp(log_left - log_right))
+
+
+#: Per grid dimension: the lower and upper edges (``(u, 1)``) of the distinct candidate
+#: values and each candidate's index among them.
+GridCandidates = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _small_unique(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(v, return_inverse=True)`` for a short one-dimensional ``v`` without NaNs,
+    with a fraction of its overhead."""
+    order = np.argsort(v)
+    srt = v[order]
+    first = np.empty(len(v), dtype=bool)
+    if len(v):
+        first[0] = True
+        np.not_equal(srt[1:], srt[:-1], out=first[1:])
+    inv = np.empty(len(v), dtype=np.intp)
+    inv[order] = np.cumsum(first) - 1
+    return srt[first], inv
 
 
 def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
@@ -269,7 +298,7 @@ class _Axes:
 
     def __init__(self, specs: list[DimSpec]) -> None:
         def arr(name: str, dtype: type) -> np.ndarray:
-            out = np.array([getattr(s, name) for s in specs], dtype=dtype)
+            out: np.ndarray = np.array([getattr(s, name) for s in specs], dtype=dtype)
             out.flags.writeable = False
             return out
 
@@ -369,6 +398,7 @@ class NumericKernels:
         self.sigma = sig
         self.weights = w
         self._clip = not params.consider_magic_clip
+        self._grid: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         #: The joint density's per-kernel terms of the continuous dimensions, when the cache
         #: gave them (see :func:`kernel_terms`).
         self._terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -460,31 +490,55 @@ class NumericKernels:
         z = (t[:, :, None] - self.mu[rows][:, None, :]) * self.inv_sigma[rows][:, None, :]
         return -0.5 * z * z + (np.log(self.inv_sigma[rows]) - self.log_norm[rows])[:, None, :]
 
-    def _unique_masses(self, j: int, xj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def grid_candidates(self, x: np.ndarray) -> GridCandidates:
+        """The candidate side of every grid dimension's mass table (see
+        :meth:`_grid_masses`) for the candidates ``x`` (``(d, C)``); the same for every
+        estimator over these dimensions, so a decision computes it once for both."""
+        out: GridCandidates = {}
+        for j in self.axes.disc_list:
+            ux, inv_x = _small_unique(x[j])
+            lo, hi = self._edges(ux[None, :], np.array([j]))
+            out[j] = (lo[0][:, None], hi[0][:, None], inv_x)
+        return out
+
+    def _grid_kernels(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Grid dimension ``j``'s distinct (mean, width) kernels: their means, inverse widths
+        and log masses inside the bounds, and each kernel's index among them (kept: a model
+        reused by the next decision needs them again)."""
+        hit = self._grid.get(j)
+        if hit is None:
+            key = self.mu[j] + 1j * self.sigma[j]
+            uk, inv_k = np.unique(key, return_inverse=True)
+            mu = uk.real
+            inv = 1.0 / uk.imag
+            log_norm = _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)
+            hit = self._grid[j] = (mu, inv, log_norm, inv_k.ravel())
+        return hit
+
+    def _grid_masses(
+        self, j: int, cands: GridCandidates
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For grid dimension ``j``: the mass table of the distinct candidate values against
         the distinct (mean, width) kernels, with both inverse indices.
 
         Grid dimensions repeat themselves (integer means, clipped widths), so the table is
         usually tiny compared with candidates x kernels.
         """
-        ux, inv_x = np.unique(xj, return_inverse=True)
-        key = self.mu[j] + 1j * self.sigma[j]
-        uk, inv_k = np.unique(key, return_inverse=True)
-        mu, sig = uk.real, uk.imag
-        lo, hi = self._edges(ux[None, :], np.array([j]))
-        inv = 1.0 / sig
-        table = (
-            _log_gauss_mass(
-                (lo[0][:, None] - mu[None, :]) * inv[None, :],
-                (hi[0][:, None] - mu[None, :]) * inv[None, :],
-            )
-            - _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)[None, :]
-        )
-        return table, inv_x.ravel(), inv_k.ravel()
+        lo, hi, inv_x = cands[j]
+        mu, inv, log_norm, inv_k = self._grid_kernels(j)
+        table = _log_gauss_mass((lo - mu) * inv, (hi - mu) * inv)
+        table -= log_norm
+        return table, inv_x, inv_k
 
-    def joint_log_density(self, x: np.ndarray, log_w: np.ndarray | None = None) -> np.ndarray:
+    def joint_log_density(
+        self,
+        x: np.ndarray,
+        log_w: np.ndarray | None = None,
+        cands: GridCandidates | None = None,
+    ) -> np.ndarray:
         """``(C, K)``: the log density of every product kernel at every candidate ``x[:, c]``,
-        plus ``log_w`` (``(K,)``, the kernels' log weights) if given.
+        plus ``log_w`` (``(K,)``, the kernels' log weights) if given. ``cands``:
+        :meth:`grid_candidates` of ``x``, if the caller has it.
 
         The Gaussian exponent summed over continuous dimensions is a quadratic form, so it is
         computed with two contractions over dimensions instead of a ``(d, C, K)`` array.
@@ -497,8 +551,10 @@ class NumericKernels:
             terms = self._terms
             if terms is None:
                 # Kept: a model reused from one decision to the next needs them again.
-                terms = kernel_terms(self.mu[cont], self.sigma[cont], axes.a_cont, axes.b_cont)
-                terms = self._terms = terms[:3]
+                rhs, offset, log_scale, _ = kernel_terms(
+                    self.mu[cont], self.sigma[cont], axes.a_cont, axes.b_cont
+                )
+                terms = self._terms = (rhs, offset, log_scale)
             rhs, offset, log_scale = terms
             if log_w is not None:
                 offset = offset + log_w
@@ -512,8 +568,11 @@ class NumericKernels:
                 # its rounding could lift a kernel above its own peak.
                 np.minimum(total, log_scale if log_w is None else log_scale + log_w, out=total)
             log_w = None
+        if axes.disc_list and cands is None:
+            cands = self.grid_candidates(x)
         for j in axes.disc_list:
-            table, inv_x, inv_k = self._unique_masses(j, x[j])
+            assert cands is not None
+            table, inv_x, inv_k = self._grid_masses(j, cands)
             # Two one-axis takes: several times cheaper than one two-axis (np.ix_) gather.
             part = table.take(inv_x, axis=0).take(inv_k, axis=1)
             if total is None:
@@ -554,9 +613,10 @@ class NumericKernels:
                 rows = cont[bad]
                 full = self._cont_log_terms(rows, x[rows]) + self.log_w[rows][:, None, :]
                 out[rows] = _logsumexp(full, axis=2)
+        cands = self.grid_candidates(x) if self.axes.disc_list else {}
         for j in self.axes.disc_list:
             # A grid dimension's mixture only needs the total weight of each distinct kernel.
-            table, inv_x, inv_k = self._unique_masses(j, x[j])
+            table, inv_x, inv_k = self._grid_masses(j, cands)
             w = np.bincount(inv_k, weights=self.weights[j], minlength=table.shape[1])
             out[j] = _logsumexp(table + np.log(w)[None, :], axis=1)[inv_x]
         return out

@@ -933,3 +933,100 @@ def test_serial_matmul_is_the_matrix_product(shape: tuple[int, int, int]) -> Non
     out = _serial_matmul(a, b)
     assert out.shape == (m, n)
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
+def _log_mass_reference(lo: float, hi: float) -> float:
+    # Written with log_ndtr (accurate in both tails), mirrored into the left half.
+    from scipy.special import log_ndtr
+
+    if lo > 0:
+        lo, hi = -hi, -lo
+    a, b = float(log_ndtr(lo)), float(log_ndtr(hi))
+    return b + math.log1p(-math.exp(a - b))
+
+
+@pytest.mark.parametrize("centre", [-150.0, -37.6, -9.0, -1.3, -0.02, 0.0, 0.4, 2.5, 37.6, 80.0])
+@pytest.mark.parametrize("width", [1e-4, 0.05, 1.0, 6.0])
+def test_log_gauss_mass_is_accurate_in_the_body_and_far_tails(centre: float, width: float) -> None:
+    from tunesmith.samplers._tpe.parzen_estimator import _log_gauss_mass
+
+    lo, hi = centre - width / 2, centre + width / 2
+    got = _log_gauss_mass(np.array([lo]), np.array([hi]))[0]
+    want = _log_mass_reference(lo, hi)
+    # Near-empty intervals lose digits to the difference of two nearly equal CDF values
+    # (about 1e-16 / width relative), in any formula.
+    assert got == pytest.approx(want, rel=1e-13 / width, abs=1e-13)
+    # Symmetric about 0.
+    mirrored = _log_gauss_mass(np.array([-hi]), np.array([-lo]))[0]
+    assert mirrored == pytest.approx(got, rel=1e-13 / width, abs=1e-13)
+
+
+def test_log_gauss_mass_of_a_whole_axis_and_half_of_it() -> None:
+    from tunesmith.samplers._tpe.parzen_estimator import _log_gauss_mass
+
+    lo = np.array([-np.inf, -np.inf, 0.0, -1.0])
+    hi = np.array([np.inf, 0.0, np.inf, 1.0])
+    with np.errstate(all="ignore"):  # erfcx(inf) = 0: log(0) on the way to the limit
+        got = _log_gauss_mass(lo, hi)
+    from scipy.stats import norm
+
+    want = [0.0, math.log(0.5), math.log(0.5), math.log(norm.cdf(1) - norm.cdf(-1))]
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+
+
+def test_default_weights_are_linspace_then_ones() -> None:
+    from tunesmith.samplers._tpe.sampler import default_weights
+
+    for n in [0, 1, 24, 25, 26, 27, 100, 977, 5000]:
+        want = (
+            np.ones(n)
+            if n < 25
+            else np.concatenate([np.linspace(1.0 / n, 1.0, num=n - 25), np.ones(25)])
+        )
+        got = default_weights(n)
+        assert np.array_equal(got, want), n
+        got[:] = 0.0  # a copy: the cached weights are not changed
+        assert np.array_equal(default_weights(n), want)
+
+
+def test_rows_view_is_a_read_only_broadcast() -> None:
+    from tunesmith.samplers._tpe.parzen_estimator import rows_view
+
+    row = np.arange(5.0)
+    view = rows_view(row, 3)
+    assert view.shape == (3, 5) and np.array_equal(view, np.broadcast_to(row, (3, 5)))
+    assert not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0, 0] = 1.0
+
+
+def test_below_model_is_reused_while_the_best_trials_stay() -> None:
+    from tunesmith.samplers._tpe import sampler as tpe_sampler
+    from tunesmith.samplers._tpe._kernel_cache import AboveKernelCache
+
+    built: list[int] = []
+    original = AboveKernelCache.below_model
+
+    def counting(self: Any, ids: Any, n_stored: int, specs: Any, w: Any, build: Any) -> Any:
+        def wrapped() -> Any:
+            built.append(len(ids))
+            return build()
+
+        return original(self, ids, n_stored, specs, w, wrapped)
+
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=10))
+    # A flat objective after a good start: the best trials never change, so after the first
+    # model decision the "below" model is built again only when gamma(n) grows.
+    values = iter([float(i) for i in range(10)] + [100.0] * 30)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(AboveKernelCache, "below_model", counting)
+    try:
+        study.optimize(
+            lambda t: t.suggest_float("x", 0, 1) + 0 * t.suggest_float("y", 0, 1) + next(values),
+            n_trials=40,
+        )
+    finally:
+        mp.undo()
+    assert tpe_sampler.AboveKernelCache is AboveKernelCache
+    gammas = {tpe_sampler.default_gamma(n) for n in range(10, 40)}
+    assert len(built) == len(gammas) < 30
