@@ -84,6 +84,13 @@ def _select_by_front(loss: np.ndarray, k: int, rng: np.random.Generator) -> np.n
     return np.sort(chosen)
 
 
+def _all_complete_and_feasible(state: np.ndarray, violation: np.ndarray) -> bool:
+    """Whether every row is a COMPLETE trial without constraint violation."""
+    return bool(
+        np.logical_and.reduce(state == COMPLETE) and not np.logical_or.reduce(violation > 0)
+    )
+
+
 def split(
     state: np.ndarray,
     loss: np.ndarray,
@@ -101,6 +108,17 @@ def split(
     ties keep that order.
     """
     n = len(state)
+    m = loss.shape[1]
+    if m == 1 and 0 < n_below < n and _all_complete_and_feasible(state, violation):
+        # The usual case, without the categories below: the n_below smallest losses, ties in
+        # row order (as the general path gives), found by one partition.
+        vals = loss[:, 0]
+        kth = np.partition(vals, n_below - 1)[n_below - 1]
+        below = vals < kth
+        need = n_below - int(np.count_nonzero(below))
+        if need:
+            below[np.flatnonzero(vals == kth)[:need]] = True
+        return below
     below = np.zeros(n, dtype=bool)
     running = state == RUNNING
     infeasible = (violation > 0) & ~running
@@ -108,7 +126,6 @@ def split(
     n_below = min(int(n_below), int(n - running.sum()))
     if n_below <= 0:
         return below
-    m = loss.shape[1]
     complete = np.flatnonzero(cat == COMPLETE)
     if m == 1 and len(complete) == n - int(running.sum()):
         # Only COMPLETE rows compete (the usual case): the n_below smallest losses, ties in

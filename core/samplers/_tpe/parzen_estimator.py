@@ -275,8 +275,10 @@ def kernel_terms(
     range; otherwise it sums the logarithms).
     """
     c = len(a)
-    prod = np.prod(sig, axis=0)
-    in_range = bool(np.all(np.isfinite(prod)) and np.all(prod > 1e-290))
+    prod = np.multiply.reduce(sig, axis=0)
+    in_range = not prod.size or bool(
+        np.minimum.reduce(prod) > 1e-290 and np.maximum.reduce(prod) < np.inf
+    )
     log_sig = np.log(prod) if in_range else np.sum(np.log(sig), axis=0)
     inv = 1.0 / sig
     log_norm = _log_trunc_norm((a[:, None] - mu) * inv, (b[:, None] - mu) * inv)

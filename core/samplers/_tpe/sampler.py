@@ -611,8 +611,13 @@ class TPESampler(BaseSampler):
             cols = []
             break
         if len(cols) == d:
-            # Every column was recorded under the distribution asked for: one gather.
-            values = snap.values[:, cols]
+            # Every column was recorded under the distribution asked for: one gather (a view
+            # when the columns are consecutive, as they are for a space seen from the start).
+            first = cols[0] if d else 0
+            if cols == list(range(first, first + d)):
+                values = snap.values[:, first : first + d]
+            else:
+                values = snap.values[:, cols]
         else:
             values = np.full((n, d), np.nan)
             for j, (name, dist) in enumerate(space.items()):
