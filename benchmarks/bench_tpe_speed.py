@@ -117,7 +117,9 @@ def _objective(kind: str, spent: list[float]) -> Any:
     return objective
 
 
-def _measure(lib: Any, kind: str, multivariate: bool, n: int, repeats: int) -> float:
+def _filled(lib: Any, kind: str, multivariate: bool, n: int) -> tuple[Any, Any, list[float]]:
+    """A study of ``lib`` holding the ``n``-trial history, its objective and the list the
+    objective records its own CPU time in (after one warm-up trial)."""
     sampler = lib.samplers.TPESampler(seed=0, multivariate=multivariate)
     study = lib.create_study(sampler=sampler)
     dists = _space(lib, kind)
@@ -130,13 +132,67 @@ def _measure(lib: Any, kind: str, multivariate: bool, n: int, repeats: int) -> f
     spent: list[float] = []
     objective = _objective(kind, spent)
     study.optimize(objective, n_trials=1)  # warm-up
-    times = []
-    for _ in range(repeats):
-        spent.clear()
-        t0 = time.process_time()
+    return study, objective, spent
+
+
+def _framework_time(study: Any, objective: Any, spent: list[float], trials: int) -> float:
+    """Mean framework CPU time of the next ``trials`` trials."""
+    spent.clear()
+    t0 = time.process_time()
+    for _ in range(trials):
         study.optimize(objective, n_trials=1)
-        times.append(time.process_time() - t0 - sum(spent))
-    return statistics.median(times)
+    return (time.process_time() - t0 - sum(spent)) / trials
+
+
+def _measure(lib: Any, kind: str, multivariate: bool, n: int, repeats: int) -> float:
+    study, objective, spent = _filled(lib, kind, multivariate, n)
+    return statistics.median(_framework_time(study, objective, spent, 1) for _ in range(repeats))
+
+
+def _worker(conn: Any, lib_name: str, kind: str, multivariate: bool, n: int) -> None:
+    """One library in its own process: fill the study, then time ``block`` trials whenever
+    the parent asks (a message with the block size; ``None`` ends)."""
+    lib = tunesmith if lib_name == "tunesmith" else _optuna()
+    lib.logging.set_verbosity(lib.logging.ERROR)
+    filled = _filled(lib, kind, multivariate, n)
+    conn.send("ready")
+    while (block := conn.recv()) is not None:
+        conn.send(_framework_time(*filled, block))
+
+
+def _measure_pair(
+    kind: str, multivariate: bool, n: int, rounds: int, block: int
+) -> tuple[float, float, float]:
+    """Both libraries on the same history, each in its own process (its own memory and
+    garbage collector, as a user would run it), taking turns: each round times ``block``
+    trials of one, then ``block`` of the other (which goes first alternates), so that both see
+    the same machine from moment to moment. Only one of the two runs at a time. Returns the
+    median per-trial times and the median of the per-round ratios."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    procs, conns = [], []
+    for name in ("tunesmith", "optuna"):
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(child, name, kind, multivariate, n))
+        proc.start()
+        procs.append(proc)
+        conns.append(parent)
+    try:
+        for conn in conns:
+            assert conn.recv() == "ready"
+        times: list[list[float]] = [[], []]
+        for r in range(rounds):
+            for i in (1, 0) if r % 2 else (0, 1):
+                conns[i].send(block)
+                times[i].append(conns[i].recv())
+    finally:
+        for conn in conns:
+            conn.send(None)
+        for proc in procs:
+            proc.join()
+    ratios = [a / b for a, b in zip(*times)]
+    return statistics.median(times[0]), statistics.median(times[1]), statistics.median(ratios)
 
 
 def _slope(sizes: list[int], times: list[float]) -> float:
@@ -189,6 +245,13 @@ def main() -> None:
         "for an instruction count under valgrind",
     )
     parser.add_argument("--lib", choices=["tunesmith", "optuna"], default="tunesmith")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run each library in its own process and let them take turns every --block "
+        "trials (--repeats rounds); the ratio is the median of the per-round ratios",
+    )
+    parser.add_argument("--block", type=int, default=5, help="trials per block (--interleave)")
     args = parser.parse_args()
     if args.replay is not None:
         _replay(args)
@@ -207,11 +270,21 @@ def main() -> None:
         ]
         if key in args.spaces
     ]
-    print(f"framework CPU time per trial (median of {repeats}), ms")
+    how = f"{repeats} interleaved rounds of {args.block}" if args.interleave else repeats
+    print(f"framework CPU time per trial (median of {how}), ms")
     print(f"{'space':<16}{'trials':>8}{'tunesmith':>12}{'optuna':>12}{'ratio':>9}")
     for label, kind, mv in cases:
         ours_t, theirs_t = [], []
         for n in sizes:
+            if optuna is not None and args.interleave:
+                ours, theirs, ratio = _measure_pair(kind, mv, n, repeats, args.block)
+                ours_t.append(ours)
+                theirs_t.append(theirs)
+                print(
+                    f"{label:<16}{n:>8}{ours * 1e3:>12.2f}{theirs * 1e3:>12.2f}{ratio:>9.3f}",
+                    flush=True,
+                )
+                continue
             ours = _measure(tunesmith, kind, mv, n, repeats)
             ours_t.append(ours)
             if optuna is not None:
