@@ -100,6 +100,13 @@ def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return log_right + np.log1p(-np.exp(log_left - log_right))
 
 
+#: Kernel pruning in the joint density's grid dimensions (see
+#: :meth:`NumericKernels._add_grid_pruned`): used above this many kernels, with this many exact
+#: kernels per candidate for the lower bound, dropping kernels this far (in log) below it.
+_PRUNE_MIN_KERNELS = 128
+_PRUNE_TOP = 4
+_PRUNE_MARGIN = 50.0
+
 #: Per grid dimension: the lower and upper edges (``(u, 1)``) of the distinct candidate
 #: values and each candidate's index among them.
 GridCandidates = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -537,13 +544,20 @@ class NumericKernels:
         x: np.ndarray,
         log_w: np.ndarray | None = None,
         cands: GridCandidates | None = None,
+        extra: list[np.ndarray] | None = None,
     ) -> np.ndarray:
         """``(C, K)``: the log density of every product kernel at every candidate ``x[:, c]``,
-        plus ``log_w`` (``(K,)``, the kernels' log weights) if given. ``cands``:
-        :meth:`grid_candidates` of ``x``, if the caller has it.
+        plus ``log_w`` (``(K,)``, the kernels' log weights) if given, plus the ``(C, K)``
+        arrays of ``extra`` (further log factors at most 0, such as categorical dimensions').
+        ``cands``: :meth:`grid_candidates` of ``x``, if the caller has it.
 
         The Gaussian exponent summed over continuous dimensions is a quadratic form, so it is
         computed with two contractions over dimensions instead of a ``(d, C, K)`` array.
+
+        With continuous and grid dimensions and many kernels, grid masses are only computed
+        for the kernels that can matter (see :meth:`_add_grid_pruned`); the others get
+        ``-inf``, which changes a candidate's mixture by less than ``K * exp(-50)`` of its
+        value, far below rounding.
         """
         C, K = x.shape[1], self.mu.shape[1]
         total = None
@@ -570,8 +584,17 @@ class NumericKernels:
                 # its rounding could lift a kernel above its own peak.
                 np.minimum(total, log_scale if log_w is None else log_scale + log_w, out=total)
             log_w = None
+        for part in extra or ():
+            if total is None:
+                total = part.copy()
+            else:
+                total += part
         if axes.disc_list and cands is None:
             cands = self.grid_candidates(x)
+        if axes.disc_list and len(cont) and K > _PRUNE_MIN_KERNELS:
+            assert cands is not None and total is not None
+            self._add_grid_pruned(total, cands)
+            return total
         for j in axes.disc_list:
             assert cands is not None
             table, inv_x, inv_k = self._grid_masses(j, cands)
@@ -586,6 +609,45 @@ class NumericKernels:
         if log_w is not None:
             total += log_w
         return total
+
+    def _add_grid_pruned(self, total: np.ndarray, cands: GridCandidates) -> None:
+        """Add the grid dimensions' log masses to ``total`` (``(C, K)``, holding every other
+        factor) where they can matter, and ``-inf`` elsewhere.
+
+        Grid masses are at most 1, so ``total`` bounds each kernel's final value from above.
+        The exact final values of each candidate's few best kernels by that bound give a
+        lower bound ``L`` of the candidate's best kernel; kernels whose bound is below
+        ``L - 50`` cannot move the candidate's mixture (each adds less than ``exp(-50)`` of
+        it) and are dropped. Far from every candidate in the continuous dimensions, that is
+        most of the "above" model's kernels, whose grid masses (normal CDFs of every distinct
+        candidate value against every distinct kernel) were the largest cost of a decision.
+        """
+        C, K = total.shape
+        rows = np.arange(C)[:, None]
+        top = np.argpartition(total, K - _PRUNE_TOP, axis=1)[:, K - _PRUNE_TOP :]  # (C, T)
+        exact = total[rows, top]
+        for j in self.axes.disc_list:
+            lo, hi, inv_x = cands[j]
+            mu, sig = self.mu[j][top], self.sigma[j][top]
+            lo_c, hi_c = lo[inv_x], hi[inv_x]  # (C, 1)
+            inv = 1.0 / sig
+            exact += _log_gauss_mass((lo_c - mu) * inv, (hi_c - mu) * inv)
+            exact -= _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)
+        floor = np.maximum.reduce(exact, axis=1) - _PRUNE_MARGIN
+        keep = np.logical_or.reduce(total >= floor[:, None], axis=0)
+        idx = np.flatnonzero(keep)
+        sub = total.take(idx, axis=1)
+        for j in self.axes.disc_list:
+            lo, hi, inv_x = cands[j]
+            key = self.mu[j].take(idx) + 1j * self.sigma[j].take(idx)
+            uk, inv_k = np.unique(key, return_inverse=True)
+            mu = uk.real
+            inv = 1.0 / uk.imag
+            table = _log_gauss_mass((lo - mu) * inv, (hi - mu) * inv)
+            table -= _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)
+            sub += table.take(inv_x, axis=0).take(inv_k.ravel(), axis=1)
+        total.fill(-np.inf)
+        total[:, idx] = sub
 
     def log_pdf_per_dim(self, x: np.ndarray) -> np.ndarray:
         """``(d, C)``: each dimension's own mixture at the values ``x`` (``(d, C)``)."""

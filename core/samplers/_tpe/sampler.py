@@ -789,15 +789,14 @@ class TPESampler(BaseSampler):
     ) -> np.ndarray:
         total: np.ndarray | None = None
         log_w: np.ndarray | None = None
+        parts = [np.log(kern.kernel_rows()[:, c]).T for kern, c in zip(cats, cand_cat)]
         if num is not None and cand_num is not None:
-            # The weights are folded into the density's per-kernel offset.
-            total = num.joint_log_density(cand_num, num.joint_log_weights(), cands)
-            log_w = None
-        for kern, c in zip(cats, cand_cat):
-            part = np.log(kern.kernel_rows()[:, c]).T
-            if total is None:
-                total, log_w = part, kern.log_weights()
-            else:
+            # The weights are folded into the density's per-kernel offset; the categorical
+            # factors go in too (the grid dimensions' pruning bounds kernels with them).
+            total = num.joint_log_density(cand_num, num.joint_log_weights(), cands, parts)
+        else:
+            total, log_w = parts[0], cats[0].log_weights()
+            for part in parts[1:]:
                 total += part
         assert total is not None
         s = total  # a fresh array: worked on in place

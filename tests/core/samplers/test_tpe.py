@@ -1030,3 +1030,44 @@ def test_below_model_is_reused_while_the_best_trials_stay() -> None:
     assert tpe_sampler.AboveKernelCache is AboveKernelCache
     gammas = {tpe_sampler.default_gamma(n) for n in range(10, 40)}
     assert len(built) == len(gammas) < 30
+
+
+def test_pruned_grid_kernels_leave_every_mixture_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy.special import logsumexp
+
+    from tunesmith.samplers._tpe import parzen_estimator as pe
+
+    dists = [
+        FloatDistribution(-5.0, 5.0),
+        FloatDistribution(1e-4, 1.0, log=True),
+        IntDistribution(1, 400),
+        IntDistribution(8, 1024, log=True),
+        FloatDistribution(0.0, 1.0, step=0.1),
+    ]
+    specs = [pe.DimSpec.of(d) for d in dists]
+    rng = np.random.default_rng(4)
+    n = 600
+    values = np.array(
+        [[tunesmith.samplers._base.from_unit(d, u) for u in rng.random(n)] for d in dists]
+    )
+    params = pe.ParzenEstimatorParameters(True, 1.0, True, False, None)
+    with np.errstate(all="ignore"):
+        kern = pe.NumericKernels(
+            specs, values, np.ones(values.shape, bool), np.ones((5, n)), params
+        )
+        # Candidates near a few observations (as the "below" model draws them), and far ones.
+        x = np.concatenate([values[:, :12], values[:, :12] * 0.9 + 0.05], axis=1)
+        x[2] = np.round(x[2])
+        x[3] = np.clip(np.round(x[3]), 8, 1024)
+        x[4] = np.round(x[4] * 10) / 10
+        extra = [np.log(rng.uniform(0.05, 1.0, (x.shape[1], n + 1)))]
+        log_w = kern.joint_log_weights()
+        pruned = kern.joint_log_density(x, log_w, None, extra)
+        monkeypatch.setattr(pe, "_PRUNE_MIN_KERNELS", 10**9)
+        full = kern.joint_log_density(x, log_w, None, extra)
+    assert np.isneginf(pruned).any(axis=0).mean() > 0.05  # kernels were dropped
+    kept = np.isfinite(pruned)
+    np.testing.assert_allclose(pruned[kept], full[kept], rtol=1e-13, atol=1e-11)
+    np.testing.assert_allclose(
+        logsumexp(pruned, axis=1), logsumexp(full, axis=1), rtol=1e-14, atol=0
+    )
