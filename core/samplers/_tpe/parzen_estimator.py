@@ -107,9 +107,31 @@ _PRUNE_MIN_KERNELS = 128
 _PRUNE_TOP = 4
 _PRUNE_MARGIN = 50.0
 
-#: Per grid dimension: the lower and upper edges (``(u, 1)``) of the distinct candidate
-#: values and each candidate's index among them.
-GridCandidates = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+class GridCandidates:
+    """The candidate side of the grid dimensions' masses for one set of candidates, shared by
+    every estimator over the same dimensions (a decision's two models).
+
+    ``lo`` and ``hi`` (``(g, C, 1)``): each candidate's interval on the transformed axis of
+    each grid dimension; :meth:`distinct` gives one dimension's distinct intervals and each
+    candidate's index among them (for mass tables over distinct kernels).
+    """
+
+    def __init__(self, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.x = x
+        self.lo = lo
+        self.hi = hi
+        self._distinct: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def distinct(self, kern: NumericKernels, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grid dimension ``j``'s distinct candidate intervals (``(u, 1)`` lower and upper
+        edges) and each candidate's index among them."""
+        hit = self._distinct.get(j)
+        if hit is None:
+            ux, inv_x = _small_unique(self.x[j])
+            lo, hi = kern._edges(ux[None, :], np.array([j]))
+            hit = self._distinct[j] = (lo[0][:, None], hi[0][:, None], inv_x)
+        return hit
 
 
 def _small_unique(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -317,8 +339,10 @@ class _Axes:
         self.disc = self.step > 0
         self.any_log = bool(self.log.any())
         self.cont = np.flatnonzero(~self.disc)
-        #: The grid dimensions, as Python ints.
-        self.disc_list = [int(j) for j in np.flatnonzero(self.disc)]
+        #: The grid dimensions, as an index array and as Python ints.
+        self.disc_idx = np.flatnonzero(self.disc)
+        self.disc_list = [int(j) for j in self.disc_idx]
+        self.a_disc, self.b_disc = self.a[self.disc_idx], self.b[self.disc_idx]
         self.center = 0.5 * (self.a + self.b)
         self.span = self.b - self.a
         self.a_cont, self.b_cont = self.a[self.cont], self.b[self.cont]
@@ -408,6 +432,7 @@ class NumericKernels:
         self.weights = w
         self._clip = not params.consider_magic_clip
         self._grid: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._grid_norm: np.ndarray | None = None
         #: The joint density's per-kernel terms of the continuous dimensions, when the cache
         #: gave them (see :func:`kernel_terms`).
         self._terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -500,14 +525,35 @@ class NumericKernels:
         return -0.5 * z * z + (np.log(self.inv_sigma[rows]) - self.log_norm[rows])[:, None, :]
 
     def grid_candidates(self, x: np.ndarray) -> GridCandidates:
-        """The candidate side of every grid dimension's mass table (see
-        :meth:`_grid_masses`) for the candidates ``x`` (``(d, C)``); the same for every
-        estimator over these dimensions, so a decision computes it once for both."""
-        out: GridCandidates = {}
-        for j in self.axes.disc_list:
-            ux, inv_x = _small_unique(x[j])
-            lo, hi = self._edges(ux[None, :], np.array([j]))
-            out[j] = (lo[0][:, None], hi[0][:, None], inv_x)
+        """The candidate side of the grid dimensions' masses for the candidates ``x``
+        (``(d, C)``); the same for every estimator over these dimensions, so a decision
+        computes it once for both of its models."""
+        disc = self.axes.disc_idx
+        lo, hi = self._edges(x[disc], disc)
+        return GridCandidates(x, lo[:, :, None], hi[:, :, None])
+
+    def _grid_direct(self, cands: GridCandidates, idx: np.ndarray | None = None) -> np.ndarray:
+        """``(C, k)``: the grid dimensions' summed log masses (each relative to the kernel's
+        mass inside the bounds) of every candidate under the kernels ``idx`` (all if
+        ``None``), computed pair by pair for all grid dimensions at once: for few kernels,
+        cheaper than tables over distinct kernels."""
+        axes = self.axes
+        gi = axes.disc_idx
+        mu, sig = self.mu[gi], self.sigma[gi]  # (g, K)
+        if idx is not None:
+            mu, sig = mu.take(idx, axis=1), sig.take(idx, axis=1)
+        inv = 1.0 / sig
+        norm = self._grid_norm if idx is None else None
+        if norm is None:
+            norm = _log_gauss_mass(
+                (axes.a_disc[:, None] - mu) * inv, (axes.b_disc[:, None] - mu) * inv
+            ).sum(axis=0)
+            if idx is None:
+                self._grid_norm = norm
+        mu3, inv3 = mu[:, None, :], inv[:, None, :]
+        mass = _log_gauss_mass((cands.lo - mu3) * inv3, (cands.hi - mu3) * inv3)
+        out: np.ndarray = mass.sum(axis=0)
+        out -= norm
         return out
 
     def _grid_kernels(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -533,7 +579,7 @@ class NumericKernels:
         Grid dimensions repeat themselves (integer means, clipped widths), so the table is
         usually tiny compared with candidates x kernels.
         """
-        lo, hi, inv_x = cands[j]
+        lo, hi, inv_x = cands.distinct(self, j)
         mu, inv, log_norm, inv_k = self._grid_kernels(j)
         table = _log_gauss_mass((lo - mu) * inv, (hi - mu) * inv)
         table -= log_norm
@@ -591,8 +637,16 @@ class NumericKernels:
                 total += part
         if axes.disc_list and cands is None:
             cands = self.grid_candidates(x)
-        if axes.disc_list and len(cont) and K > _PRUNE_MIN_KERNELS:
-            assert cands is not None and total is not None
+        if axes.disc_list and K <= _PRUNE_MIN_KERNELS:
+            assert cands is not None
+            part = self._grid_direct(cands)
+            if total is None:
+                total = part
+            else:
+                total += part
+            return total
+        if axes.disc_list and total is not None:
+            assert cands is not None
             self._add_grid_pruned(total, cands)
             return total
         for j in axes.disc_list:
@@ -623,29 +677,21 @@ class NumericKernels:
         candidate value against every distinct kernel) were the largest cost of a decision.
         """
         C, K = total.shape
-        rows = np.arange(C)[:, None]
+        axes = self.axes
+        gi = axes.disc_idx
         top = np.argpartition(total, K - _PRUNE_TOP, axis=1)[:, K - _PRUNE_TOP :]  # (C, T)
-        exact = total[rows, top]
-        for j in self.axes.disc_list:
-            lo, hi, inv_x = cands[j]
-            mu, sig = self.mu[j][top], self.sigma[j][top]
-            lo_c, hi_c = lo[inv_x], hi[inv_x]  # (C, 1)
-            inv = 1.0 / sig
-            exact += _log_gauss_mass((lo_c - mu) * inv, (hi_c - mu) * inv)
-            exact -= _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)
+        exact = total[np.arange(C)[:, None], top]
+        mu, sig = self.mu[gi][:, top], self.sigma[gi][:, top]  # (g, C, T)
+        inv = 1.0 / sig
+        exact += _log_gauss_mass((cands.lo - mu) * inv, (cands.hi - mu) * inv).sum(axis=0)
+        exact -= _log_gauss_mass(
+            (axes.a_disc[:, None, None] - mu) * inv, (axes.b_disc[:, None, None] - mu) * inv
+        ).sum(axis=0)
         floor = np.maximum.reduce(exact, axis=1) - _PRUNE_MARGIN
         keep = np.logical_or.reduce(total >= floor[:, None], axis=0)
         idx = np.flatnonzero(keep)
         sub = total.take(idx, axis=1)
-        for j in self.axes.disc_list:
-            lo, hi, inv_x = cands[j]
-            key = self.mu[j].take(idx) + 1j * self.sigma[j].take(idx)
-            uk, inv_k = np.unique(key, return_inverse=True)
-            mu = uk.real
-            inv = 1.0 / uk.imag
-            table = _log_gauss_mass((lo - mu) * inv, (hi - mu) * inv)
-            table -= _log_gauss_mass((self.a[j] - mu) * inv, (self.b[j] - mu) * inv)
-            sub += table.take(inv_x, axis=0).take(inv_k.ravel(), axis=1)
+        sub += self._grid_direct(cands, idx)
         total.fill(-np.inf)
         total[:, idx] = sub
 
@@ -677,8 +723,9 @@ class NumericKernels:
                 rows = cont[bad]
                 full = self._cont_log_terms(rows, x[rows]) + self.log_w[rows][:, None, :]
                 out[rows] = _logsumexp(full, axis=2)
-        cands = self.grid_candidates(x) if self.axes.disc_list else {}
+        cands = self.grid_candidates(x) if self.axes.disc_list else None
         for j in self.axes.disc_list:
+            assert cands is not None
             # A grid dimension's mixture only needs the total weight of each distinct kernel.
             table, inv_x, inv_k = self._grid_masses(j, cands)
             w = np.bincount(inv_k, weights=self.weights[j], minlength=table.shape[1])

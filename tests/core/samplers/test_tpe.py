@@ -1071,3 +1071,27 @@ def test_pruned_grid_kernels_leave_every_mixture_unchanged(monkeypatch: pytest.M
     np.testing.assert_allclose(
         logsumexp(pruned, axis=1), logsumexp(full, axis=1), rtol=1e-14, atol=0
     )
+
+
+def test_grid_masses_by_table_and_pair_by_pair_agree() -> None:
+    # Models with many kernels and only grid dimensions use tables over distinct kernels;
+    # models with few kernels compute every (candidate, kernel) pair: the same values.
+    from tunesmith.samplers._tpe import parzen_estimator as pe
+
+    dists = [IntDistribution(1, 50), IntDistribution(8, 1024, log=True), IntDistribution(0, 3)]
+    specs = [pe.DimSpec.of(d) for d in dists]
+    rng = np.random.default_rng(7)
+    n = 400
+    values = np.array(
+        [[tunesmith.samplers._base.from_unit(d, u) for u in rng.random(n)] for d in dists]
+    )
+    params = pe.ParzenEstimatorParameters(True, 1.0, True, False, None)
+    x = values[:, rng.integers(0, n, 24)]
+    with np.errstate(all="ignore"):
+        kern = pe.NumericKernels(
+            specs, values, np.ones(values.shape, bool), np.ones((3, n)), params
+        )
+        by_table = kern.joint_log_density(x)
+        pairwise = kern._grid_direct(kern.grid_candidates(x))
+    assert by_table.shape == pairwise.shape == (24, n + 1)
+    np.testing.assert_allclose(by_table, pairwise, rtol=1e-13, atol=1e-12)
