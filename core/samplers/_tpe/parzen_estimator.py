@@ -104,7 +104,7 @@ def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 #: :meth:`NumericKernels._add_grid_pruned`): used above this many kernels, with this many exact
 #: kernels per candidate for the lower bound, dropping kernels this far (in log) below it.
 _PRUNE_MIN_KERNELS = 128
-_PRUNE_TOP = 4
+_PRUNE_TOP = 3
 _PRUNE_MARGIN = 50.0
 
 
@@ -590,11 +590,12 @@ class NumericKernels:
         x: np.ndarray,
         log_w: np.ndarray | None = None,
         cands: GridCandidates | None = None,
-        extra: list[np.ndarray] | None = None,
+        extra: list[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]] | None = None,
     ) -> np.ndarray:
         """``(C, K)``: the log density of every product kernel at every candidate ``x[:, c]``,
-        plus ``log_w`` (``(K,)``, the kernels' log weights) if given, plus the ``(C, K)``
-        arrays of ``extra`` (further log factors at most 0, such as categorical dimensions').
+        plus ``log_w`` (``(K,)``, the kernels' log weights) if given, plus further log
+        factors at most 0 (such as categorical dimensions'): ``f(arg)`` (``(C, K)``) for each
+        ``(f, arg)`` of ``extra``, computed one at a time and added in place.
         ``cands``: :meth:`grid_candidates` of ``x``, if the caller has it.
 
         The Gaussian exponent summed over continuous dimensions is a quadratic form, so it is
@@ -630,11 +631,11 @@ class NumericKernels:
                 # its rounding could lift a kernel above its own peak.
                 np.minimum(total, log_scale if log_w is None else log_scale + log_w, out=total)
             log_w = None
-        for part in extra or ():
+        for factor, arg in extra or ():
             if total is None:
-                total = part.copy()
+                total = factor(arg)
             else:
-                total += part
+                total += factor(arg)
         if axes.disc_list and cands is None:
             cands = self.grid_candidates(x)
         if axes.disc_list and K <= _PRUNE_MIN_KERNELS:
@@ -676,11 +677,22 @@ class NumericKernels:
         most of the "above" model's kernels, whose grid masses (normal CDFs of every distinct
         candidate value against every distinct kernel) were the largest cost of a decision.
         """
-        C, K = total.shape
+        C = total.shape[0]
         axes = self.axes
         gi = axes.disc_idx
-        top = np.argpartition(total, K - _PRUNE_TOP, axis=1)[:, K - _PRUNE_TOP :]  # (C, T)
-        exact = total[np.arange(C)[:, None], top]
+        # Each candidate's best few kernels by the bound, by repeated argmax (argpartition
+        # would allocate a (C, K) index array, and large short-lived arrays make the heap grow
+        # and shrink on every decision).
+        rows = np.arange(C)
+        top = np.empty((C, _PRUNE_TOP), dtype=np.intp)
+        exact = np.empty((C, _PRUNE_TOP))
+        for i in range(_PRUNE_TOP):
+            best = np.argmax(total, axis=1)
+            top[:, i] = best
+            exact[:, i] = total[rows, best]
+            total[rows, best] = -np.inf
+        for i in reversed(range(_PRUNE_TOP)):  # reversed: a row with repeats ends right
+            total[rows, top[:, i]] = exact[:, i]
         mu, sig = self.mu[gi][:, top], self.sigma[gi][:, top]  # (g, C, T)
         inv = 1.0 / sig
         exact += _log_gauss_mass((cands.lo - mu) * inv, (cands.hi - mu) * inv).sum(axis=0)
@@ -783,6 +795,7 @@ class CategoricalKernels:
         # The whole mixture collapses to one distribution over the choices.
         counts = np.bincount(self.indices, weights=self.w, minlength=c)
         self.probs = counts @ table + self.prior_w / c
+        self._log_table: np.ndarray | None = None
 
     def kernel_rows(self) -> np.ndarray:
         """``(K, c)``: each kernel's distribution over choices (prior last when present)."""
@@ -790,6 +803,21 @@ class CategoricalKernels:
         if self.prior_w > 0 or len(self.indices) == 0:
             rows = np.vstack([rows, np.full((1, self.n_choices), 1.0 / self.n_choices)])
         return rows
+
+    def log_factor(self, cand: np.ndarray) -> np.ndarray:
+        """``(C, K)``: ``log(kernel_rows()[:, cand]).T``, the log probability of each
+        candidate choice under each kernel, without the ``(K, c)`` and ``(K, C)``
+        intermediates (two gathers from the ``(c + 1, c)`` table of log probabilities)."""
+        log_table = self._log_table
+        if log_table is None:
+            c = self.n_choices
+            with np.errstate(divide="ignore"):
+                log_table = np.log(np.vstack([self.table, np.full((1, c), 1.0 / c)]))
+            self._log_table = log_table
+        kernels = self.indices
+        if self.prior_w > 0 or len(self.indices) == 0:
+            kernels = np.append(kernels, self.n_choices)  # the prior's row
+        return log_table.take(cand, axis=1).T.take(kernels, axis=1)
 
     def log_weights(self) -> np.ndarray:
         w = self.w

@@ -789,15 +789,15 @@ class TPESampler(BaseSampler):
     ) -> np.ndarray:
         total: np.ndarray | None = None
         log_w: np.ndarray | None = None
-        parts = [np.log(kern.kernel_rows()[:, c]).T for kern, c in zip(cats, cand_cat)]
+        factors = [(kern.log_factor, c) for kern, c in zip(cats, cand_cat)]
         if num is not None and cand_num is not None:
             # The weights are folded into the density's per-kernel offset; the categorical
             # factors go in too (the grid dimensions' pruning bounds kernels with them).
-            total = num.joint_log_density(cand_num, num.joint_log_weights(), cands, parts)
+            total = num.joint_log_density(cand_num, num.joint_log_weights(), cands, factors)
         else:
-            total, log_w = parts[0], cats[0].log_weights()
-            for part in parts[1:]:
-                total += part
+            total, log_w = cats[0].log_factor(cand_cat[0]), cats[0].log_weights()
+            for kern, c in zip(cats[1:], cand_cat[1:]):
+                total += kern.log_factor(c)
         assert total is not None
         s = total  # a fresh array: worked on in place
         if log_w is not None:

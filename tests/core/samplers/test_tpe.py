@@ -1060,7 +1060,8 @@ def test_pruned_grid_kernels_leave_every_mixture_unchanged(monkeypatch: pytest.M
         x[2] = np.round(x[2])
         x[3] = np.clip(np.round(x[3]), 8, 1024)
         x[4] = np.round(x[4] * 10) / 10
-        extra = [np.log(rng.uniform(0.05, 1.0, (x.shape[1], n + 1)))]
+        cat = np.log(rng.uniform(0.05, 1.0, (x.shape[1], n + 1)))
+        extra = [(np.copy, cat)]
         log_w = kern.joint_log_weights()
         pruned = kern.joint_log_density(x, log_w, None, extra)
         monkeypatch.setattr(pe, "_PRUNE_MIN_KERNELS", 10**9)
