@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 import functools
 import math
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -263,18 +264,43 @@ def _sort_order(mus: np.ndarray) -> np.ndarray:
 _SERIAL_MNK = 1 << 18
 
 
-def _serial_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` (``(m, k) @ (k, n)``) in column blocks small enough for one BLAS thread."""
+def _serial_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` (``(m, k) @ (k, n)``) in column blocks small enough for one BLAS thread;
+    ``out``: an ``(n, m)`` C-contiguous array for the transposed product, if given."""
     m, k = a.shape
     n = b.shape[1]
     block = max(1, _SERIAL_MNK // max(1, m * k))
-    if n <= block:
-        return a @ b
-    out = np.empty((n, m))  # the transposed product: each block is contiguous rows
+    if out is None:
+        if n <= block:
+            return a @ b
+        out = np.empty((n, m))  # the transposed product: each block is contiguous rows
     bt, at = b.T, a.T
     for s in range(0, n, block):
         np.matmul(bt[s : s + block], at, out=out[s : s + block])
     return out.T
+
+
+_scratch_local = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """An uninitialised C-contiguous array of ``shape``, backed by this thread's buffer
+    ``name`` (grown as needed, kept between decisions).
+
+    A decision's largest arrays (candidates x kernels) are made and dropped once or twice per
+    decision; as fresh allocations at the top of the heap they made the C allocator give the
+    memory back and fault it in again every time (hundreds of page faults, about a sixth of a
+    mixed-space decision). Callers must be done with the array before ``name`` is asked for
+    again on the same thread.
+    """
+    bufs: dict[str, np.ndarray] | None = getattr(_scratch_local, "bufs", None)
+    if bufs is None:
+        bufs = _scratch_local.bufs = {}
+    size = math.prod(shape)
+    buf = bufs.get(name)
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = bufs[name] = np.empty(max(size, int(1.25 * size) + 1024), dtype=dtype)
+    return buf[:size].reshape(shape)
 
 
 def _log_trunc_norm(z_lo: np.ndarray, z_hi: np.ndarray) -> np.ndarray:
@@ -591,12 +617,16 @@ class NumericKernels:
         log_w: np.ndarray | None = None,
         cands: GridCandidates | None = None,
         extra: list[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]] | None = None,
+        *,
+        in_scratch: bool = False,
     ) -> np.ndarray:
         """``(C, K)``: the log density of every product kernel at every candidate ``x[:, c]``,
         plus ``log_w`` (``(K,)``, the kernels' log weights) if given, plus further log
         factors at most 0 (such as categorical dimensions'): ``f(arg)`` (``(C, K)``) for each
         ``(f, arg)`` of ``extra``, computed one at a time and added in place.
-        ``cands``: :meth:`grid_candidates` of ``x``, if the caller has it.
+        ``cands``: :meth:`grid_candidates` of ``x``, if the caller has it. ``in_scratch``: the
+        result may live in this thread's :func:`scratch` buffer ``"density"`` (valid until the
+        next such call on the thread).
 
         The Gaussian exponent summed over continuous dimensions is a quadratic form, so it is
         computed with two contractions over dimensions instead of a ``(d, C, K)`` array.
@@ -624,7 +654,8 @@ class NumericKernels:
             t = self._transform(x[cont], cont) - axes.center_cont[:, None]
             # Both contractions in one matrix product: [t^2, t] @ [-s2 / 2; u s2].
             lhs = np.concatenate([t * t, t], axis=0).T
-            total = _serial_matmul(lhs, rhs)
+            buf = scratch("density", (K, C)) if in_scratch else None
+            total = _serial_matmul(lhs, rhs, buf)
             total += offset
             if self._clip:
                 # The expanded quadratic form cancels: with widths far below the axis's span

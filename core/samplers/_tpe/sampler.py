@@ -35,6 +35,7 @@ from tunesmith.samplers._tpe.parzen_estimator import (
     NumericKernels,
     ParzenEstimatorParameters,
     rows_view,
+    scratch,
 )
 from tunesmith.trial._state import TrialState
 
@@ -793,7 +794,9 @@ class TPESampler(BaseSampler):
         if num is not None and cand_num is not None:
             # The weights are folded into the density's per-kernel offset; the categorical
             # factors go in too (the grid dimensions' pruning bounds kernels with them).
-            total = num.joint_log_density(cand_num, num.joint_log_weights(), cands, factors)
+            total = num.joint_log_density(
+                cand_num, num.joint_log_weights(), cands, factors, in_scratch=True
+            )
         else:
             total, log_w = cats[0].log_factor(cand_cat[0]), cats[0].log_weights()
             for kern, c in zip(cats[1:], cand_cat[1:]):
@@ -807,7 +810,7 @@ class TPESampler(BaseSampler):
         # The exponentials in single precision (vectorised on every x86-64 numpy, unlike
         # double precision): the result only ranks candidates, and the largest term is 1. The
         # shift is subtracted in double precision and written in single, in one pass.
-        terms = np.empty(s.shape, dtype=np.float32)
+        terms = scratch("exp", s.shape, np.float32)
         np.subtract(s, m[:, None], out=terms, casting="unsafe")
         np.exp(terms, out=terms)
         return np.log(terms.sum(axis=1, dtype=np.float64)) + m

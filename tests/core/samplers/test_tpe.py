@@ -1096,3 +1096,25 @@ def test_grid_masses_by_table_and_pair_by_pair_agree() -> None:
         pairwise = kern._grid_direct(kern.grid_candidates(x))
     assert by_table.shape == pairwise.shape == (24, n + 1)
     np.testing.assert_allclose(by_table, pairwise, rtol=1e-13, atol=1e-12)
+
+
+def test_scratch_buffers_are_per_name_and_per_thread() -> None:
+    import threading
+
+    from tunesmith.samplers._tpe.parzen_estimator import scratch
+
+    a = scratch("test-a", (3, 4))
+    a[:] = 1.0
+    b = scratch("test-b", (3, 4))
+    b[:] = 2.0
+    assert np.all(a == 1.0) and a.shape == (3, 4) and a.flags.c_contiguous
+    # The same name again: the same memory, grown when asked for more.
+    assert np.shares_memory(scratch("test-a", (2, 2)), a)
+    big = scratch("test-a", (100, 100))
+    assert big.shape == (100, 100) and not np.shares_memory(big, b)
+    assert scratch("test-f32", (5,), np.float32).dtype == np.float32
+    seen: list[np.ndarray] = []
+    t = threading.Thread(target=lambda: seen.append(scratch("test-a", (2, 2))))
+    t.start()
+    t.join()
+    assert not np.shares_memory(seen[0], big)
