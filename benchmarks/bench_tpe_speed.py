@@ -12,15 +12,17 @@ of ``K`` and divide the difference of the totals by the difference of ``K``:
 
 Method: for each history size ``n`` a study is filled with ``n`` COMPLETE trials (the same
 random points and values for both libraries, added with ``add_trials``), then ``optimize`` runs
-``repeats`` more trials with a trivial objective. The framework time of a trial is the CPU time
+more trials with a trivial objective. By default each library runs in its own process and they
+take turns: each of ``repeats`` rounds times 10 x ``block`` trials of tunesmith and ``block``
+trials of Optuna, and the ratio is the median of the rounds' ratios, so that both libraries see
+the same machine state (``--sequential``: both in this process, one after the other, each
+trial timed alone, the median of ``repeats``). The framework time of a trial is the CPU time
 of the process during the trial minus the CPU time spent inside the objective's own arithmetic
-(CPU time rather than wall time, so that other jobs on a shared machine do not count); the
-median over the repeats is reported. Spaces: 10 floats with the independent TPE
+(CPU time rather than wall time, so that other jobs on a shared machine do not count). Spaces: 10 floats with the independent TPE
 (``multivariate=False``) and with the multivariate one (``mv``, the default of both libraries
 for one objective), and a mixed 10-d space (floats, log floats, stepped floats, ints, log ints,
-categoricals), again independent and multivariate. The growth exponent is the slope of log(time) against
-log(n). Both libraries run in this process, one after the other for each size, so machine load
-affects both alike.
+categoricals), again independent and multivariate. The growth exponent is the slope of
+log(time) against log(n).
 """
 
 from __future__ import annotations
@@ -249,15 +251,14 @@ def main() -> None:
     )
     parser.add_argument("--lib", choices=["tunesmith", "optuna"], default="tunesmith")
     parser.add_argument(
-        "--interleave",
+        "--sequential",
         action="store_true",
-        help="run each library in its own process and let them take turns, --block trials of "
-        "Optuna and ten times as many of tunesmith (--repeats rounds); the ratio is the median "
-        "of the per-round ratios",
+        help="both libraries in this process, one after the other for each size (the method "
+        "before 2026-12-07); by default each runs in its own process and they take turns, "
+        "--block trials of Optuna and ten times as many of tunesmith (--repeats rounds), the "
+        "ratio being the median of the per-round ratios",
     )
-    parser.add_argument(
-        "--block", type=int, default=2, help="Optuna's trials per block (--interleave)"
-    )
+    parser.add_argument("--block", type=int, default=2, help="Optuna's trials per turn")
     args = parser.parse_args()
     if args.replay is not None:
         _replay(args)
@@ -276,13 +277,17 @@ def main() -> None:
         ]
         if key in args.spaces
     ]
-    how = f"{repeats} rounds of {10 * args.block} and {args.block}" if args.interleave else repeats
+    how = (
+        f"{repeats} rounds of {10 * args.block} and {args.block}"
+        if not args.sequential
+        else repeats
+    )
     print(f"framework CPU time per trial (median of {how}), ms")
     print(f"{'space':<16}{'trials':>8}{'tunesmith':>12}{'optuna':>12}{'ratio':>9}")
     for label, kind, mv in cases:
         ours_t, theirs_t = [], []
         for n in sizes:
-            if optuna is not None and args.interleave:
+            if optuna is not None and not args.sequential:
                 ours, theirs, ratio = _measure_pair(kind, mv, n, repeats, args.block)
                 ours_t.append(ours)
                 theirs_t.append(theirs)
