@@ -1032,6 +1032,29 @@ def test_below_model_is_reused_while_the_best_trials_stay() -> None:
     assert len(built) == len(gammas) < 30
 
 
+def _random_kernels(
+    dists: list[BaseDistribution], n: int, seed: int
+) -> tuple[Any, np.ndarray, np.random.Generator]:
+    """A joint estimator over ``n`` uniformly random observations of ``dists`` (equal
+    weights, default options), the observations, and the generator for more draws."""
+    from tunesmith.samplers._tpe import parzen_estimator as pe
+
+    rng = np.random.default_rng(seed)
+    values = np.array(
+        [[tunesmith.samplers._base.from_unit(d, u) for u in rng.random(n)] for d in dists]
+    )
+    params = pe.ParzenEstimatorParameters(True, 1.0, True, False, None)
+    with np.errstate(all="ignore"):
+        kern = pe.NumericKernels(
+            [pe.DimSpec.of(d) for d in dists],
+            values,
+            np.ones(values.shape, bool),
+            np.ones(values.shape),
+            params,
+        )
+    return kern, values, rng
+
+
 def test_pruned_grid_kernels_leave_every_mixture_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     from scipy.special import logsumexp
 
@@ -1044,17 +1067,9 @@ def test_pruned_grid_kernels_leave_every_mixture_unchanged(monkeypatch: pytest.M
         IntDistribution(8, 1024, log=True),
         FloatDistribution(0.0, 1.0, step=0.1),
     ]
-    specs = [pe.DimSpec.of(d) for d in dists]
-    rng = np.random.default_rng(4)
     n = 600
-    values = np.array(
-        [[tunesmith.samplers._base.from_unit(d, u) for u in rng.random(n)] for d in dists]
-    )
-    params = pe.ParzenEstimatorParameters(True, 1.0, True, False, None)
+    kern, values, rng = _random_kernels(dists, n, seed=4)
     with np.errstate(all="ignore"):
-        kern = pe.NumericKernels(
-            specs, values, np.ones(values.shape, bool), np.ones((5, n)), params
-        )
         # Candidates near a few observations (as the "below" model draws them), and far ones.
         x = np.concatenate([values[:, :12], values[:, :12] * 0.9 + 0.05], axis=1)
         x[2] = np.round(x[2])
@@ -1077,21 +1092,12 @@ def test_pruned_grid_kernels_leave_every_mixture_unchanged(monkeypatch: pytest.M
 def test_grid_masses_by_table_and_pair_by_pair_agree() -> None:
     # Models with many kernels and only grid dimensions use tables over distinct kernels;
     # models with few kernels compute every (candidate, kernel) pair: the same values.
-    from tunesmith.samplers._tpe import parzen_estimator as pe
 
     dists = [IntDistribution(1, 50), IntDistribution(8, 1024, log=True), IntDistribution(0, 3)]
-    specs = [pe.DimSpec.of(d) for d in dists]
-    rng = np.random.default_rng(7)
     n = 400
-    values = np.array(
-        [[tunesmith.samplers._base.from_unit(d, u) for u in rng.random(n)] for d in dists]
-    )
-    params = pe.ParzenEstimatorParameters(True, 1.0, True, False, None)
+    kern, values, rng = _random_kernels(dists, n, seed=7)
     x = values[:, rng.integers(0, n, 24)]
     with np.errstate(all="ignore"):
-        kern = pe.NumericKernels(
-            specs, values, np.ones(values.shape, bool), np.ones((3, n)), params
-        )
         by_table = kern.joint_log_density(x)
         pairwise = kern._grid_direct(kern.grid_candidates(x))
     assert by_table.shape == pairwise.shape == (24, n + 1)
