@@ -14,7 +14,7 @@ estimator is a separate mixture per dimension (each with its own observations an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 import functools
 import math
@@ -616,7 +616,7 @@ class NumericKernels:
         x: np.ndarray,
         log_w: np.ndarray | None = None,
         cands: GridCandidates | None = None,
-        extra: list[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]] | None = None,
+        extra: Sequence[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]] | None = None,
         *,
         in_scratch: bool = False,
     ) -> np.ndarray:
