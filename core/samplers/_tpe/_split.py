@@ -84,6 +84,17 @@ def _select_by_front(loss: np.ndarray, k: int, rng: np.random.Generator) -> np.n
     return np.sort(chosen)
 
 
+def _lowest(vals: np.ndarray, k: int) -> np.ndarray:
+    """A mask of the ``k`` (``1 <= k <= len(vals)``) smallest ``vals``, ties in row order (as
+    a stable sort gives), found by one partition."""
+    kth = np.partition(vals, k - 1)[k - 1]
+    mask = vals < kth
+    need = k - int(np.count_nonzero(mask))
+    if need:
+        mask[np.flatnonzero(vals == kth)[:need]] = True
+    return mask
+
+
 def _all_complete_and_feasible(state: np.ndarray, violation: np.ndarray) -> bool:
     """Whether every row is a COMPLETE trial without constraint violation."""
     return bool(
@@ -112,13 +123,7 @@ def split(
     if m == 1 and 0 < n_below < n and _all_complete_and_feasible(state, violation):
         # The usual case, without the categories below: the n_below smallest losses, ties in
         # row order (as the general path gives), found by one partition.
-        vals = loss[:, 0]
-        kth = np.partition(vals, n_below - 1)[n_below - 1]
-        below = vals < kth
-        need = n_below - int(np.count_nonzero(below))
-        if need:
-            below[np.flatnonzero(vals == kth)[:need]] = True
-        return below
+        return _lowest(loss[:, 0], n_below)
     below = np.zeros(n, dtype=bool)
     running = state == RUNNING
     infeasible = (violation > 0) & ~running
@@ -130,12 +135,7 @@ def split(
     if m == 1 and len(complete) == n - int(running.sum()):
         # Only COMPLETE rows compete (the usual case): the n_below smallest losses, ties in
         # row order, as the sort below would give, found by one partition instead.
-        vals = loss[complete, 0]
-        kth = np.partition(vals, n_below - 1)[n_below - 1]
-        less = vals < kth
-        tied = np.flatnonzero(vals == kth)[: n_below - int(less.sum())]
-        below[complete[less]] = True
-        below[complete[tied]] = True
+        below[complete] = _lowest(loss[complete, 0], n_below)
         return below
     if m == 1:
         k1 = np.where(cat == COMPLETE, loss[:, 0], 0.0)

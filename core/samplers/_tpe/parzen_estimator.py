@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from tunesmith.samplers._tpe._kernel_cache import AboveKernelCache
 
 EPS = 1e-12
-_LOG_EPS = math.log(EPS)
 _SQRT_HALF = math.sqrt(0.5)
 
 
@@ -355,9 +354,7 @@ class _Axes:
 
     def __init__(self, specs: list[DimSpec]) -> None:
         def arr(name: str, dtype: type) -> np.ndarray:
-            out: np.ndarray = np.array([getattr(s, name) for s in specs], dtype=dtype)
-            out.flags.writeable = False
-            return out
+            return np.array([getattr(s, name) for s in specs], dtype=dtype)
 
         self.a, self.b = arr("a", float), arr("b", float)
         self.low, self.high, self.step = arr("low", float), arr("high", float), arr("step", float)
@@ -667,29 +664,28 @@ class NumericKernels:
                 total = factor(arg)
             else:
                 total += factor(arg)
-        if axes.disc_list and cands is None:
-            cands = self.grid_candidates(x)
-        if axes.disc_list and K <= _PRUNE_MIN_KERNELS:
-            assert cands is not None
-            part = self._grid_direct(cands)
-            if total is None:
-                total = part
+        if axes.disc_list:
+            if cands is None:
+                cands = self.grid_candidates(x)
+            if K <= _PRUNE_MIN_KERNELS:
+                part = self._grid_direct(cands)
+                if total is None:
+                    total = part
+                else:
+                    total += part
+            elif len(cont):
+                # The continuous factors (and the weights folded into them) make the bound.
+                assert total is not None
+                self._add_grid_pruned(total, cands)
             else:
-                total += part
-            return total
-        if axes.disc_list and total is not None:
-            assert cands is not None
-            self._add_grid_pruned(total, cands)
-            return total
-        for j in axes.disc_list:
-            assert cands is not None
-            table, inv_x, inv_k = self._grid_masses(j, cands)
-            # Two one-axis takes: several times cheaper than one two-axis (np.ix_) gather.
-            part = table.take(inv_x, axis=0).take(inv_k, axis=1)
-            if total is None:
-                total = part
-            else:
-                total += part
+                for j in axes.disc_list:
+                    table, inv_x, inv_k = self._grid_masses(j, cands)
+                    # Two one-axis takes: several times cheaper than one two-axis gather.
+                    part = table.take(inv_x, axis=0).take(inv_k, axis=1)
+                    if total is None:
+                        total = part
+                    else:
+                        total += part
         if total is None:
             total = np.zeros((C, K))
         if log_w is not None:

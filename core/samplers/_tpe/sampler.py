@@ -802,7 +802,7 @@ class TPESampler(BaseSampler):
             for kern, c in zip(cats[1:], cand_cat[1:]):
                 total += kern.log_factor(c)
         assert total is not None
-        s = total  # a fresh array: worked on in place
+        s = total  # this decision's own array (or scratch buffer): worked on in place
         if log_w is not None:
             s += log_w[None, :]
         m = s.max(axis=1)

@@ -1124,3 +1124,31 @@ def test_scratch_buffers_are_per_name_and_per_thread() -> None:
     t.start()
     t.join()
     assert not np.shares_memory(seen[0], big)
+
+
+@pytest.mark.parametrize("n", [60, 400])  # few kernels (pair by pair) and many (tables)
+@pytest.mark.parametrize("with_float", [False, True])
+def test_joint_density_adds_the_kernel_weights_on_every_path(n: int, with_float: bool) -> None:
+    # Grid-only models take other paths than models with a continuous dimension (which fold
+    # the weights into each kernel's offset); every path must add the weights.
+    dists: list[BaseDistribution] = [IntDistribution(1, 50), IntDistribution(0, 9)]
+    if with_float:
+        dists.append(FloatDistribution(-1.0, 1.0))
+    kern, values, rng = _random_kernels(dists, n, seed=n)
+    x = values[:, rng.integers(0, n, 24)]
+    log_w = np.log(rng.uniform(0.01, 1.0, n + 1))
+    cat = np.log(rng.uniform(0.05, 1.0, (24, n + 1)))
+    with np.errstate(all="ignore"):
+        weighted = kern.joint_log_density(x, log_w, None, [(np.copy, cat)])
+        plain = kern.joint_log_density(x, None, None, [(np.copy, cat)])
+    assert weighted.shape == (24, n + 1)
+    if n > 128 and with_float:
+        # Kernels that cannot matter are dropped (-inf) where weights and the other factors
+        # put them far below each candidate's best; the mixtures agree.
+        from scipy.special import logsumexp
+
+        np.testing.assert_allclose(
+            logsumexp(weighted, axis=1), logsumexp(plain + log_w, axis=1), rtol=1e-12
+        )
+    else:
+        np.testing.assert_allclose(weighted, plain + log_w, rtol=1e-12, atol=1e-12)
