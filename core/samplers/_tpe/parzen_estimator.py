@@ -22,7 +22,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import erfcx, ndtr, ndtri
+from scipy.special import erfc, erfcx, ndtr, ndtri
 
 from tunesmith.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 EPS = 1e-12
 _SQRT_HALF = math.sqrt(0.5)
+_LOG_HALF = math.log(0.5)
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,44 @@ class DimSpec:
         )
 
 
+#: Below this, ``erfc(-r / sqrt 2) - erfc(-l / sqrt 2)`` (twice the mass) is near or past the
+#: end of the normal floating-point range, and :func:`_log_gauss_mass_tail` takes over.
+_TAIL_MASS = 1e-280
+
+
 def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``log(Phi(hi) - Phi(lo))`` for ``lo <= hi``, accurate in both tails.
 
     The interval is mirrored into the left half when it lies right of 0, so that its left end
-    ``l`` is at most 0; with ``Phi(z) = erfcx(-z / sqrt 2) exp(-z^2 / 2) / 2`` for ``z <= 0``
+    ``l`` is at most 0; then ``2 (Phi(r) - Phi(l)) = erfc(-r / sqrt 2) - erfc(-l / sqrt 2)``
+    has no cancellation beyond the one inherent in a narrow interval (``erfc`` is accurate
+    relative to its value on the left half). Two ``erfc`` calls: about half the cost of the
+    ``erfcx`` form, which remains for the few intervals whose mass is too small for this one
+    (beyond about 36 widths).
+    """
+    flip = lo > 0
+    left = np.where(flip, -hi, lo)
+    right = np.where(flip, -lo, hi)
+    right *= -_SQRT_HALF
+    left *= -_SQRT_HALF
+    twice = erfc(right)
+    twice -= erfc(left)
+    with np.errstate(divide="ignore"):
+        out = np.log(twice)
+    out += _LOG_HALF
+    tail = twice < _TAIL_MASS
+    if tail.any():
+        out[tail] = _log_gauss_mass_tail(lo[tail], hi[tail])
+    return out
+
+
+def _log_gauss_mass_tail(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`_log_gauss_mass` for intervals of any mass, however far out.
+
+    Mirrored as there; with ``Phi(z) = erfcx(-z / sqrt 2) exp(-z^2 / 2) / 2`` for ``z <= 0``
     (``erfcx`` only ever sees arguments >= 0, where it neither overflows nor loses precision),
     ``log Phi(l)`` and ``log Phi(r)`` are exact to rounding however far out they are, and the
-    mass is ``log Phi(r) + log1p(-Phi(l) / Phi(r))``. One ``erfcx`` per end and a few
-    elementary functions: cheaper than two normal CDFs, and without their loss of precision
-    where the CDF leaves the normal floating-point range (beyond about 37 widths).
+    mass is ``log Phi(r) + log1p(-Phi(l) / Phi(r))``.
     """
     flip = lo > 0
     left = np.where(flip, -hi, lo)
@@ -705,8 +734,6 @@ class NumericKernels:
         candidate value against every distinct kernel) were the largest cost of a decision.
         """
         C = total.shape[0]
-        axes = self.axes
-        gi = axes.disc_idx
         # Each candidate's best few kernels by the bound, by repeated argmax (argpartition
         # would allocate a (C, K) index array, and large short-lived arrays make the heap grow
         # and shrink on every decision).
@@ -720,19 +747,41 @@ class NumericKernels:
             total[rows, best] = -np.inf
         for i in reversed(range(_PRUNE_TOP)):  # reversed: a row with repeats ends right
             total[rows, top[:, i]] = exact[:, i]
-        mu, sig = self.mu[gi][:, top], self.sigma[gi][:, top]  # (g, C, T)
-        inv = 1.0 / sig
-        exact += _log_gauss_mass((cands.lo - mu) * inv, (cands.hi - mu) * inv).sum(axis=0)
-        exact -= _log_gauss_mass(
-            (axes.a_disc[:, None, None] - mu) * inv, (axes.b_disc[:, None, None] - mu) * inv
-        ).sum(axis=0)
+        exact += self._grid_pairs(cands, np.repeat(rows, _PRUNE_TOP), top.ravel()).reshape(
+            C, _PRUNE_TOP
+        )
         floor = np.maximum.reduce(exact, axis=1) - _PRUNE_MARGIN
-        keep = np.logical_or.reduce(total >= floor[:, None], axis=0)
-        idx = np.flatnonzero(keep)
-        sub = total.take(idx, axis=1)
-        sub += self._grid_direct(cands, idx)
+        # Only the (candidate, kernel) pairs that can matter: a kernel near one candidate is
+        # usually far from most others.
+        cand_i, kern_i = np.nonzero(total >= floor[:, None])
+        kept = total[cand_i, kern_i]
+        kept += self._grid_pairs(cands, cand_i, kern_i)
         total.fill(-np.inf)
-        total[:, idx] = sub
+        total[cand_i, kern_i] = kept
+
+    def _grid_pairs(
+        self, cands: GridCandidates, cand_i: np.ndarray, kern_i: np.ndarray
+    ) -> np.ndarray:
+        """``(P,)``: the grid dimensions' summed log masses (each relative to the kernel's mass
+        inside the bounds) of candidate ``cand_i[p]`` under kernel ``kern_i[p]``, for each
+        pair ``p``; both ends of every interval in one call."""
+        axes = self.axes
+        gi = axes.disc_idx
+        g, P = len(gi), len(cand_i)
+        mu = self.mu[gi].take(kern_i, axis=1)  # (g, P)
+        inv = 1.0 / self.sigma[gi].take(kern_i, axis=1)
+        lo = np.empty((2, g, P))
+        hi = np.empty((2, g, P))
+        np.subtract(cands.lo[:, :, 0].take(cand_i, axis=1), mu, out=lo[0])
+        np.subtract(cands.hi[:, :, 0].take(cand_i, axis=1), mu, out=hi[0])
+        np.subtract(axes.a_disc[:, None], mu, out=lo[1])
+        np.subtract(axes.b_disc[:, None], mu, out=hi[1])
+        lo *= inv
+        hi *= inv
+        mass = _log_gauss_mass(lo, hi)
+        out: np.ndarray = mass[0].sum(axis=0)
+        out -= mass[1].sum(axis=0)
+        return out
 
     def log_pdf_per_dim(self, x: np.ndarray) -> np.ndarray:
         """``(d, C)``: each dimension's own mixture at the values ``x`` (``(d, C)``)."""

@@ -961,6 +961,25 @@ def test_log_gauss_mass_is_accurate_in_the_body_and_far_tails(centre: float, wid
     assert mirrored == pytest.approx(got, rel=1e-13 / width, abs=1e-13)
 
 
+def test_log_gauss_mass_fast_form_agrees_with_the_tail_form_and_hands_over_far_out() -> None:
+    from tunesmith.samplers._tpe import parzen_estimator as pe
+
+    rng = np.random.default_rng(3)
+    lo = np.concatenate([rng.normal(size=4000) * 6, rng.uniform(-60.0, 60.0, 1000)])
+    width = 10.0 ** rng.uniform(-3, 1, len(lo))
+    hi = lo + width
+    fast, tail = pe._log_gauss_mass(lo, hi), pe._log_gauss_mass_tail(lo, hi)
+    assert np.all(np.isfinite(fast))
+    # Both lose digits on narrow intervals far out (about x^2 * 1e-16 / width relative).
+    far = np.minimum(np.abs(lo), np.abs(hi))
+    tol = 1e-13 * (1.0 + far * far) / np.minimum(width, 1.0)
+    assert np.all(np.abs(fast - tail) <= tol * np.maximum(1.0, np.abs(tail)))
+    # Masses past the floating-point range of the fast form come from the tail form exactly.
+    out = far > 40
+    assert out.any()
+    np.testing.assert_array_equal(fast[out], tail[out])
+
+
 def test_log_gauss_mass_of_a_whole_axis_and_half_of_it() -> None:
     from tunesmith.samplers._tpe.parzen_estimator import _log_gauss_mass
 

@@ -76,7 +76,9 @@ def test_pruned_trials_are_recorded_with_their_last_value() -> None:
         if t.params["x"] > 0.5:
             assert t.state is TrialState.PRUNED
             assert t.value == pytest.approx(3 * t.params["x"])
-            assert t.intermediate_values == {s: pytest.approx(t.params["x"] * (s + 1)) for s in range(3)}
+            assert t.intermediate_values == {
+                s: pytest.approx(t.params["x"] * (s + 1)) for s in range(3)
+            }
         else:
             assert t.state is TrialState.COMPLETE
 
