@@ -18,10 +18,10 @@ value at every smaller budget too (the best of its first ``b`` trials). Runs alr
 Which sampler runs where: ``tpe``, ``random`` and ``qmc`` on every problem; ``cmaes`` on the
 single-objective problems without categorical or conditional parameters; ``gp`` on every
 problem (budget 100 only by default: it is slow; two objectives: log EHVI in both
-libraries); ``nsga2`` on the two-objective problems; ``tpe-mv`` compares both TPEs with ``multivariate=True`` passed
+libraries); ``nsga2`` and ``nsga3`` on the two-objective problems; ``tpe-mv`` compares both TPEs with ``multivariate=True`` passed
 explicitly (both libraries already default to it for one objective) on single-objective problems.
 Constrained problems pass ``constraints_func`` to the samplers that
-take it (TPE, NSGA-II, GP). Both libraries run at WARNING verbosity.
+take it (TPE, NSGA-II, NSGA-III, GP). Both libraries run at WARNING verbosity.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ SAMPLER_CLASS = {
     "cmaes": "CmaEsSampler",
     "gp": "GPSampler",
     "nsga2": "NSGAIISampler",
+    "nsga3": "NSGAIIISampler",
     "qmc": "QMCSampler",
     "random": "RandomSampler",
     "tpe-mv": "TPESampler",
@@ -64,7 +65,7 @@ SAMPLER_CLASS = {
 # Both TPESamplers default to the multivariate TPE on single-objective studies (Optuna 5.0's
 # defaults); ``tpe-mv`` passes ``multivariate=True`` explicitly, as runs before that change did.
 SAMPLER_KWARGS: dict[str, dict[str, Any]] = {"tpe-mv": {"multivariate": True}}
-TAKES_CONSTRAINTS = {"tpe", "tpe-mv", "nsga2", "gp"}
+TAKES_CONSTRAINTS = {"tpe", "tpe-mv", "nsga2", "nsga3", "gp"}
 QUICK_PROBLEMS = (
     "sphere-5d",
     "rastrigin-20d",
@@ -86,7 +87,7 @@ def applies(sampler: str, problem: Problem) -> str | None:
             return "categorical/conditional parameters"
     if sampler == "tpe-mv" and problem.n_objectives > 1:
         return "single objective only (here)"
-    if sampler == "nsga2" and problem.n_objectives == 1:
+    if sampler in ("nsga2", "nsga3") and problem.n_objectives == 1:
         return "two-objective problems only (here)"
     return None
 
@@ -248,7 +249,7 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
         lines.append("|---|---:|---:|---|---:|---:|---:|---|")
         lines.extend(rows)
         for reason, names in skipped.items():
-            if sampler == "nsga2" and reason.startswith("two-objective"):
+            if sampler in ("nsga2", "nsga3") and reason.startswith("two-objective"):
                 lines.append("\nRuns on the two-objective problems only.")
                 continue
             lines.append(f"\nNot run ({reason}): " + ", ".join(names) + ".")
@@ -269,7 +270,7 @@ def render(data: dict, samplers: list[str], budgets: list[int], problems: list[P
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--samplers", default="tpe,cmaes,nsga2,gp,qmc,random")
+    parser.add_argument("--samplers", default="tpe,cmaes,nsga2,nsga3,gp,qmc,random")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument(
         "--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed + seeds - 1"
