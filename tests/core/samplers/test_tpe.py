@@ -932,7 +932,11 @@ def test_serial_matmul_is_the_matrix_product(shape: tuple[int, int, int]) -> Non
     a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
     out = _serial_matmul(a, b)
     assert out.shape == (m, n)
+    assert out.flags.c_contiguous
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+    buf = np.empty((m, n))
+    assert _serial_matmul(a, b, buf) is buf
+    np.testing.assert_array_equal(buf, out)
 
 
 def _log_mass_reference(lo: float, hi: float) -> float:
