@@ -630,6 +630,13 @@ class TPESampler(BaseSampler):
                         values[:, j] = v
                     else:
                         values[:, j] = _recode(v, snap.codes[:, col], dists, dist)
+        specs = [self._spec(dist) for dist in space.values()]
+        lows = np.array([-np.inf if s.categorical else s.low for s in specs])
+        highs = np.array([np.inf if s.categorical else s.high for s in specs])
+        if len(cols) == d:
+            valid = _stored_valid(snap, tuple(cols), values, lows, highs)
+        else:
+            valid = (values >= lows) & (values <= highs)
         if running:
             extra = np.full((len(running), d), np.nan)
             for i, t in enumerate(running):
@@ -641,12 +648,9 @@ class TPESampler(BaseSampler):
                     if own is not None and name in params:
                         extra[i, j] = _value_for(params[name], own, dist)
             values = np.concatenate([values, extra])
+            valid = np.concatenate([valid, (extra >= lows) & (extra <= highs)])
         if order is not None:
-            values = values[order]
-        specs = [self._spec(dist) for dist in space.values()]
-        lows = np.array([-np.inf if s.categorical else s.low for s in specs])
-        highs = np.array([np.inf if s.categorical else s.high for s in specs])
-        valid = (values >= lows) & (values <= highs)
+            values, valid = values[order], valid[order]
         return values, valid, tuple(cols) if len(cols) == d else None
 
     def _obs_weights(self, valid: np.ndarray, mo: np.ndarray | None) -> np.ndarray:
@@ -682,16 +686,18 @@ class TPESampler(BaseSampler):
         xb, vb = values.compress(below, axis=0), valid.compress(below, axis=0)
         xa, va = values.compress(above, axis=0), valid.compress(above, axis=0)
         rows_a = None if above_cache is None else above_cache[1].compress(above)
-        if joint:
+        # Rows with a parameter missing or out of range (the joint model drops them): a
+        # row-wise reduction over a few columns is slow, so look at the whole matrix first.
+        keep_b = None
+        if joint and not vb.all():
             keep_b = vb.all(axis=1)
-            if not keep_b.all():
-                xb, vb = xb[keep_b], vb[keep_b]
-                if mo_weights is not None:
-                    mo_weights = mo_weights[keep_b]
+            xb, vb = xb[keep_b], vb[keep_b]
+            if mo_weights is not None:
+                mo_weights = mo_weights[keep_b]
+        if joint and not va.all():
             keep_a = va.all(axis=1)
-            if not keep_a.all():
-                xa, va = xa[keep_a], va[keep_a]
-                rows_a = None if rows_a is None else rows_a[keep_a]
+            xa, va = xa[keep_a], va[keep_a]
+            rows_a = None if rows_a is None else rows_a[keep_a]
         wb = self._obs_weights(vb, mo_weights)
         wa = self._obs_weights(va, None)
         specs = [self._spec(dist) for dist in dists]
@@ -717,7 +723,7 @@ class TPESampler(BaseSampler):
                 cache, rows, n_stored = above_cache
                 try:
                     rows_b = rows.compress(below)
-                    if joint and not keep_b.all():
+                    if keep_b is not None:
                         rows_b = rows_b[keep_b]
                     num_b = cache.below_model(
                         rows_b,
@@ -839,6 +845,29 @@ class TPESampler(BaseSampler):
 
 def _increasing(a: np.ndarray) -> bool:
     return bool(np.all(a[1:] > a[:-1]))
+
+
+def _stored_valid(
+    snap: Snapshot, cols: tuple[int, ...], values: np.ndarray, lows: np.ndarray, highs: np.ndarray
+) -> np.ndarray:
+    """``(values >= lows) & (values <= highs)`` for the stored rows ``values`` (``(n, d)``,
+    the store's columns ``cols``, each recorded under the one distribution that gave
+    ``lows``/``highs``): kept in the store's caches and extended by the new rows only, as a
+    stored row never changes."""
+    n = values.shape[0]
+    key = ("valid", cols)
+    hit = snap.caches.get(key)
+    if hit is None or hit.shape[0] > n:
+        out = (values >= lows) & (values <= highs)
+    elif hit.shape[0] == n:
+        return hit
+    else:
+        k = hit.shape[0]
+        new = values[k:]
+        out = np.concatenate([hit, (new >= lows) & (new <= highs)])
+    out.flags.writeable = False
+    snap.caches[key] = out  # replaced whole: threads racing here only redo the work
+    return out
 
 
 def _choose(probs: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:

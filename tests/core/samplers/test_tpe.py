@@ -895,6 +895,41 @@ def test_works_on_a_sqlite_storage_with_two_workers(tmp_path: Any) -> None:
     assert all(-5 <= t.params["x"] <= 5 and -5 <= t.params["y"] <= 5 for t in trials)
 
 
+def test_stored_validity_is_extended_row_by_row_and_matches_a_fresh_check() -> None:
+    # Which stored rows hold a usable value per parameter is kept between decisions and only
+    # extended by the new rows; it must equal the direct range check, missing parameters
+    # (conditional branches) included.
+    from tunesmith.samplers._tpe.sampler import _stored_valid
+
+    sampler = TPESampler(seed=0, n_startup_trials=5)
+    study = tunesmith.create_study(sampler=sampler)
+
+    def objective(trial: tunesmith.Trial) -> float:
+        x = trial.suggest_float("x", -2.0, 2.0)
+        if x > 0:
+            return x + trial.suggest_int("k", 1, 9)
+        return -x
+
+    space = {"x": FloatDistribution(-2.0, 2.0), "k": IntDistribution(1, 9)}
+    seen = []
+    for _ in range(4):
+        study.optimize(objective, n_trials=6)
+        snap, running = sampler._observe(study)
+        values, valid, cols = sampler._param_matrix(snap, running, None, space)
+        assert cols is not None
+        want = (values >= [-2.0, 1.0]) & (values <= [2.0, 9.0])
+        np.testing.assert_array_equal(valid, want)
+        assert not valid[:, 1].all() and valid[:, 0].all()
+        seen.append(valid)
+    assert [v.shape[0] for v in seen] == [6, 12, 18, 24]
+    np.testing.assert_array_equal(seen[-1][:18], seen[-2])
+    # A cached array covering more rows than asked for is not used.
+    snap, _ = sampler._observe(study)
+    vals = snap.values[:10, list(cols)]
+    short = _stored_valid(snap, cols, vals, np.array([-2.0, 1.0]), np.array([2.0, 9.0]))
+    assert short.shape == (10, 2)
+
+
 def test_observations_follow_trials_that_finish_out_of_order() -> None:
     # The sampler reads only the trials from the first one unfinished at its previous read:
     # trials that finish later, in any order, must still all be taken in, and the running ones
