@@ -79,9 +79,11 @@ class DimSpec:
 #: Below this, ``erfc(-r / sqrt 2) - erfc(-l / sqrt 2)`` (twice the mass) is near or past the
 #: end of the normal floating-point range, and :func:`_log_gauss_mass_tail` takes over.
 _TAIL_MASS = 1e-280
+#: The log mass below which :func:`_log_gauss_mass` needs its tail form.
+_TAIL_LOG = math.log(_TAIL_MASS / 2)
 
 
-def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray, *, exact_tail: bool = True) -> np.ndarray:
     """``log(Phi(hi) - Phi(lo))`` for ``lo <= hi``, accurate in both tails.
 
     The interval is mirrored into the left half when it lies right of 0, so that its left end
@@ -89,7 +91,8 @@ def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     has no cancellation beyond the one inherent in a narrow interval (``erfc`` is accurate
     relative to its value on the left half). Two ``erfc`` calls: about half the cost of the
     ``erfcx`` form, which remains for the few intervals whose mass is too small for this one
-    (beyond about 36 widths).
+    (beyond about 36 widths). ``exact_tail=False``: those are left as they come (below
+    :data:`_TAIL_LOG`, possibly ``-inf``), for callers that drop such terms anyway.
     """
     flip = lo > 0
     left = np.where(flip, -hi, lo)
@@ -101,6 +104,8 @@ def _log_gauss_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         out = np.log(twice)
     out += _LOG_HALF
+    if not exact_tail:
+        return out
     tail = twice < _TAIL_MASS
     if tail.any():
         out[tail] = _log_gauss_mass_tail(lo[tail], hi[tail])
@@ -799,7 +804,10 @@ class NumericKernels:
             shift = np.where(np.isfinite(shift), shift, 0.0)
             # exp(coef - 0.5 * ((t - mu) / sigma)^2), with the 0.5 folded into the scale.
             scale = (inv_s * math.sqrt(0.5)).astype(np.float32)[:, None, :]
-            z = t.astype(np.float32)[:, :, None] * scale
+            # In this thread's buffer: a fresh (c, C, K) array per call made the C allocator
+            # grow and trim the heap on every decision.
+            z = scratch("per_dim", (len(cont), t.shape[1], scale.shape[2]), np.float32)
+            np.multiply(t.astype(np.float32)[:, :, None], scale, out=z)
             z -= (self.mu[cont] * inv_s * math.sqrt(0.5)).astype(np.float32)[:, None, :]
             np.multiply(z, z, out=z)
             np.subtract((coef - shift[:, None]).astype(np.float32)[:, None, :], z, out=z)
@@ -814,11 +822,39 @@ class NumericKernels:
         cands = self.grid_candidates(x) if self.axes.disc_list else None
         for j in self.axes.disc_list:
             assert cands is not None
-            # A grid dimension's mixture only needs the total weight of each distinct kernel.
-            table, inv_x, inv_k = self._grid_masses(j, cands)
-            w = np.bincount(inv_k, weights=self.weights[j], minlength=table.shape[1])
-            out[j] = _logsumexp(table + np.log(w)[None, :], axis=1)[inv_x]
+            out[j] = self._grid_mixture(j, cands)
         return out
+
+    def _grid_mixture(self, j: int, cands: GridCandidates) -> np.ndarray:
+        """``(C,)``: grid dimension ``j``'s mixture at the candidates, from the table of
+        distinct candidate values against distinct kernels (a grid dimension's mixture only
+        needs the total weight of each distinct kernel).
+
+        Terms past the reach of :func:`_log_gauss_mass`'s fast form (below ``exp(-645)``,
+        weighted at most ``exp(-645)`` times the largest weight) are dropped where the
+        candidate's best term exceeds that by a margin of 50, and computed exactly in the rare
+        rows where it does not: far from a candidate, narrow kernels of a large grid (an
+        integer range of hundreds) were a third of the table and cost more than the rest.
+        """
+        lo, hi, inv_x = cands.distinct(self, j)
+        mu, inv, log_norm, inv_k = self._grid_kernels(j)
+        log_w = np.log(np.bincount(inv_k, weights=self.weights[j], minlength=len(mu)))
+        table = _log_gauss_mass((lo - mu) * inv, (hi - mu) * inv, exact_tail=False)
+        rough = table < _TAIL_LOG
+        table -= log_norm
+        table += log_w
+        if rough.any():
+            table[rough] = -np.inf
+            cap = _TAIL_LOG + np.max(log_w - log_norm)
+            redo = np.flatnonzero(
+                np.logical_or.reduce(rough, axis=1) & (table.max(axis=1) < cap + _PRUNE_MARGIN)
+            )
+            if len(redo):
+                exact = _log_gauss_mass((lo[redo] - mu) * inv, (hi[redo] - mu) * inv)
+                exact -= log_norm
+                exact += log_w
+                table[redo] = exact
+        return _logsumexp(table, axis=1)[inv_x]
 
 
 class CategoricalKernels:

@@ -1162,6 +1162,44 @@ def test_grid_masses_by_table_and_pair_by_pair_agree() -> None:
     np.testing.assert_allclose(by_table, pairwise, rtol=1e-13, atol=1e-12)
 
 
+@pytest.mark.parametrize("prior", [True, False])
+def test_per_dimension_grid_mixture_drops_only_terms_that_cannot_count(prior: bool) -> None:
+    # The independent model's grid mixtures leave out kernels whose mass at a candidate is
+    # past the fast form's range (below exp(-645)) when a better term exists; where every term
+    # is that far out (no prior kernel, candidates far from every observation) the rows are
+    # computed exactly. Either way the mixture equals the sum over every kernel.
+    from scipy.special import logsumexp
+
+    from tunesmith.samplers._tpe import parzen_estimator as pe
+
+    dist = IntDistribution(1, 10_000)
+    spec = pe.DimSpec.of(dist)
+    rng = np.random.default_rng(11)
+    obs = np.concatenate([rng.integers(1, 20, 150), rng.integers(1, 2_000, 50)]).astype(float)
+    params = pe.ParzenEstimatorParameters(prior, 1.0, True, False, None)
+    with np.errstate(all="ignore"):
+        kern = pe.NumericKernels(
+            [spec], obs[None, :], np.ones((1, len(obs)), bool), np.ones((1, len(obs))), params
+        )
+        x = np.concatenate([rng.integers(1, 30, 8), rng.integers(9_000, 10_001, 8)]).astype(float)
+        got = kern.log_pdf_per_dim(x[None, :])[0]
+    mu, sig, w = kern.mu[0], kern.sigma[0], kern.weights[0]
+    ref = np.empty(len(x))
+    for i, v in enumerate(x):
+        terms = [
+            _log_mass_reference((v - 0.5 - m) / s, (v + 0.5 - m) / s)
+            - _log_mass_reference((spec.a - m) / s, (spec.b - m) / s)
+            + math.log(wk)
+            for m, s, wk in zip(mu, sig, w)
+        ]
+        ref[i] = logsumexp(terms)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, ref, rtol=1e-11)
+    # Without a prior, some far candidates have every term in the far tail (the exact rows).
+    far = (x[8:, None] - 0.5 - mu[None, :]) / sig[None, :]
+    assert prior or np.any(np.all(far > 40, axis=1))
+
+
 def test_scratch_buffers_are_per_name_and_per_thread() -> None:
     import threading
 
