@@ -589,24 +589,20 @@ class NumericKernels:
         lo, hi = self._edges(x[disc], disc)
         return GridCandidates(x, lo[:, :, None], hi[:, :, None])
 
-    def _grid_direct(self, cands: GridCandidates, idx: np.ndarray | None = None) -> np.ndarray:
-        """``(C, k)``: the grid dimensions' summed log masses (each relative to the kernel's
-        mass inside the bounds) of every candidate under the kernels ``idx`` (all if
-        ``None``), computed pair by pair for all grid dimensions at once: for few kernels,
-        cheaper than tables over distinct kernels."""
+    def _grid_direct(self, cands: GridCandidates) -> np.ndarray:
+        """``(C, K)``: the grid dimensions' summed log masses (each relative to the kernel's
+        mass inside the bounds) of every candidate under every kernel, computed pair by pair
+        for all grid dimensions at once: for few kernels, cheaper than tables over distinct
+        kernels."""
         axes = self.axes
         gi = axes.disc_idx
         mu, sig = self.mu[gi], self.sigma[gi]  # (g, K)
-        if idx is not None:
-            mu, sig = mu.take(idx, axis=1), sig.take(idx, axis=1)
         inv = 1.0 / sig
-        norm = self._grid_norm if idx is None else None
+        norm = self._grid_norm
         if norm is None:
-            norm = _log_gauss_mass(
+            norm = self._grid_norm = _log_gauss_mass(
                 (axes.a_disc[:, None] - mu) * inv, (axes.b_disc[:, None] - mu) * inv
             ).sum(axis=0)
-            if idx is None:
-                self._grid_norm = norm
         mu3, inv3 = mu[:, None, :], inv[:, None, :]
         mass = _log_gauss_mass((cands.lo - mu3) * inv3, (cands.hi - mu3) * inv3)
         out: np.ndarray = mass.sum(axis=0)
