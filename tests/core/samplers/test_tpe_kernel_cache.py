@@ -154,6 +154,8 @@ def _objective(trial: Trial) -> float:
 
 def _run(monkeypatch: pytest.MonkeyPatch, busy: bool, **kw: Any) -> list[dict[str, Any]]:
     with monkeypatch.context() as m:
+        # The cache is used from a few hundred "above" observations on; here from the first.
+        m.setattr(tpe_sampler, "_ABOVE_CACHE_MIN", 0)
         if busy:
             m.setattr(tpe_sampler, "AboveKernelCache", _Busy)
         study = tunesmith.create_study(sampler=TPESampler(seed=3, n_startup_trials=5, **kw))
@@ -197,3 +199,40 @@ def test_int_dimensions_keep_the_tie_order_of_a_full_sort() -> None:
             cached = NumericKernels(specs, values, valid, w, _params(), cache=(cache, ids, n))
             fresh = NumericKernels(specs, values, valid, w, _params())
         assert np.array_equal(cached.sigma, fresh.sigma)
+
+
+def test_the_cache_carries_above_kernels_only_from_a_few_hundred_observations() -> None:
+    # Below the threshold a decision builds the "above" kernels afresh (cheaper there) and
+    # leaves the cache's sort order untouched; from it on the cache holds them.
+    study = tunesmith.create_study(sampler=TPESampler(seed=0, n_startup_trials=5))
+    rng = np.random.default_rng(0)
+    dists = {"x": FloatDistribution(-1.0, 1.0), "y": FloatDistribution(-1.0, 1.0)}
+
+    def add(n: int) -> None:
+        study.add_trials(
+            [
+                tunesmith.trial.create_trial(
+                    params={"x": float(a), "y": float(b)}, distributions=dists, value=float(a * a)
+                )
+                for a, b in rng.uniform(-1.0, 1.0, (n, 2))
+            ]
+        )
+
+    def caches() -> list[AboveKernelCache]:
+        snap, _ = study.sampler._observe(study)  # type: ignore[attr-defined]
+        return [c for k, c in snap.caches.items() if k[0] == "above"]
+
+    def objective(trial: Trial) -> float:
+        return trial.suggest_float("x", -1.0, 1.0) ** 2 + 0.0 * trial.suggest_float("y", -1.0, 1.0)
+
+    def decide() -> None:
+        study.optimize(objective, n_trials=1)
+
+    add(tpe_sampler._ABOVE_CACHE_MIN // 2)
+    decide()
+    first = caches()
+    assert len(first) == 1 and first[0]._sorted_ids is None
+    add(tpe_sampler._ABOVE_CACHE_MIN)
+    decide()
+    held = [c for c in caches() if c._sorted_ids is not None]
+    assert len(held) == 1 and held[0]._sorted_ids.shape[1] >= tpe_sampler._ABOVE_CACHE_MIN
