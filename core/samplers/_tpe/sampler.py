@@ -768,7 +768,9 @@ class TPESampler(BaseSampler):
             for kb in cat_b:
                 rows = kb.kernel_rows()[kernel]
                 cand_cat.append(_choose(rows, rng, 1)[:, 0])
-            cands = None if num_b is None or cand_num is None else num_b.grid_candidates(cand_num)
+            cands = None
+            if num_b is not None and cand_num is not None and num_b.axes.disc_list:
+                cands = num_b.grid_candidates(cand_num)  # shared by both models
             score = self._joint_log_pdf(
                 num_b, cat_b, cand_num, cand_cat, cands
             ) - self._joint_log_pdf(num_a, cat_a, cand_num, cand_cat, cands)
