@@ -14,6 +14,9 @@ the observation's row in the study's :class:`~tunesmith.samplers._tpe._observati
 - the per-kernel terms of the joint density (:func:`kernel_terms`), reused for every kernel whose
   width came out the same as last time, in every dimension.
 
+It also keeps the previous decision's "below" model, returned as it is while the best trials
+(and their weights) stay the same (:meth:`AboveKernelCache.below_model`).
+
 The sampler uses it from a few hundred "above" observations on (``_ABOVE_CACHE_MIN`` in
 ``sampler.py``); with fewer, building the kernels afresh costs less than the bookkeeping.
 Rows from ``n_stored`` on are not stored trials (RUNNING trials of the constant liar, numbered

@@ -136,7 +136,9 @@ def _log_gauss_mass_tail(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 #: Kernel pruning in the joint density's grid dimensions (see
 #: :meth:`NumericKernels._add_grid_pruned`): used above this many kernels, with this many exact
-#: kernels per candidate for the lower bound, dropping kernels this far (in log) below it.
+#: kernels per candidate for the lower bound, dropping kernels this far (in log) below it. The
+#: same margin decides which far-tail terms the independent model's grid mixtures may drop
+#: (:meth:`NumericKernels._grid_mixture`).
 _PRUNE_MIN_KERNELS = 128
 _PRUNE_TOP = 3
 _PRUNE_MARGIN = 50.0
