@@ -80,6 +80,15 @@ class LightningPruningCallback(pl.Callback):
             if trainer.is_global_zero:
                 self._record(epoch)
 
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # Every rank gets here after a successful run (Lightning skips teardown hooks after an
+        # exception, so no rank waits for one that died). The barrier makes the last collective
+        # of the run one that holds no Python-owned tensors: with torch 2.13 and gloo, a rank
+        # that reaches interpreter exit while a gloo worker thread still releases the tensors of
+        # a just-finished broadcast aborts ("terminate called without an active exception").
+        if trainer.world_size > 1:
+            trainer.strategy.barrier("tunesmith-pruning-callback-teardown")
+
     def _record(self, epoch: int) -> None:
         study = getattr(self.trial, "study", None)
         if study is not None:  # a live Trial (a FixedTrial never prunes)

@@ -67,8 +67,9 @@ def run(rank: int, storage: str, name: str, out: str, init: str) -> None:
                 study.tell(number, 0.0)
     finally:
         pathlib.Path(out, f"rank{rank}.json").write_text(json.dumps(record))
-        # rank 1 would otherwise tear its gloo group down while rank 0 still tells the study;
-        # torch 2.13 then aborts now and then ("terminate called without an active exception")
+        # the last collective holds no Python-owned tensors: without it rank 1 may exit while a
+        # gloo worker thread still frees the last broadcast's tensors, which aborts with torch
+        # 2.13 ("terminate called without an active exception"); see docs/integrations/torch.md
         dist.barrier()
         dist.destroy_process_group()
 
