@@ -83,9 +83,10 @@ class LightningPruningCallback(pl.Callback):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         # Every rank gets here after a successful run (Lightning skips teardown hooks after an
         # exception, so no rank waits for one that died). The barrier makes the last collective
-        # of the run one that holds no Python-owned tensors: with torch 2.13 and gloo, a rank
-        # that reaches interpreter exit while a gloo worker thread still releases the tensors of
-        # a just-finished broadcast aborts ("terminate called without an active exception").
+        # of the run one that holds no Python-owned tensors, which makes a torch 2.13 fault
+        # rarer: a rank that reaches interpreter exit while a gloo worker thread still frees a
+        # just-finished broadcast's tensors aborts ("terminate called without an active
+        # exception"). See docs/integrations/lightning.md.
         if trainer.world_size > 1:
             trainer.strategy.barrier("tunesmith-pruning-callback-teardown")
 

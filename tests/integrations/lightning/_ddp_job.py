@@ -6,6 +6,7 @@ Usage: python _ddp_job.py <storage url> <study name> <out json>
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -18,6 +19,21 @@ import tunesmith
 from tunesmith.integrations.lightning import LightningPruningCallback
 
 MAX_EPOCHS = 6
+
+
+class LeaveQuietly(pl.Callback):
+    """After the run, ranks other than 0 leave without interpreter finalization.
+
+    They have nothing left to do (rank 0 returns the results to the main process). With torch
+    2.13 a gloo worker thread that frees a broadcast's tensors while the interpreter shuts down
+    aborts the process, which fails ``fit`` now and then on a busy machine; see
+    docs/integrations/lightning.md. Listed after the pruning callback, whose teardown barrier
+    runs first.
+    """
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if not trainer.is_global_zero:
+            os._exit(0)
 
 
 class Net(pl.LightningModule):
@@ -53,7 +69,7 @@ def main(storage: str, name: str, out: str) -> None:
         accelerator="cpu",
         devices=2,
         strategy="ddp_spawn",
-        callbacks=[cb],
+        callbacks=[cb, LeaveQuietly()],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,

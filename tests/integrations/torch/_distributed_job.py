@@ -7,6 +7,7 @@ Each rank writes what it saw to <out dir>/rank<r>.json.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import sys
 
@@ -67,11 +68,13 @@ def run(rank: int, storage: str, name: str, out: str, init: str) -> None:
                 study.tell(number, 0.0)
     finally:
         pathlib.Path(out, f"rank{rank}.json").write_text(json.dumps(record))
-        # the last collective holds no Python-owned tensors: without it rank 1 may exit while a
-        # gloo worker thread still frees the last broadcast's tensors, which aborts with torch
-        # 2.13 ("terminate called without an active exception"); see docs/integrations/torch.md
-        dist.barrier()
+        dist.barrier()  # rank 0 has told the study
         dist.destroy_process_group()
+    # Everything is on disk: leave without interpreter finalization. With torch 2.13 a gloo
+    # worker thread that frees a broadcast's tensors while the interpreter shuts down aborts
+    # the process ("terminate called without an active exception"), which fails the spawn now
+    # and then on a busy machine; see docs/integrations/torch.md.
+    os._exit(0)
 
 
 if __name__ == "__main__":
